@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * hsema: futex-like counting semaphores with FIFO tickets and a
+ * starvation-mode direct handoff.
+ *
+ * A semaphore is a 32-bit word in user memory.  Uncontended acquire and
+ * release are one compare-and-swap on that word in userspace; /dev/hsema is
+ * entered only to wait or to wake.  The word layout and the protocol both
+ * sides follow are described in Documentation/hsema.rst.
+ *
+ * ABI rules: every structure has fixed-size fields, explicit padding and
+ * reserved space; user pointers travel as __u64; unknown flags and non-zero
+ * reserved or padding fields are rejected with -EINVAL; unknown commands
+ * return -ENOTTY.  The layout is identical for 32- and 64-bit processes.
+ */
+#ifndef _UAPI_LINUX_HSEMA_H
+#define _UAPI_LINUX_HSEMA_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define HSEMA_DEVICE		"/dev/hsema"
+#define HSEMA_ABI_VERSION	1
+
+/*
+ * The semaphore word.
+ *
+ * bits 0..29	HSEMA_VALUE_MASK: units available to an acquirer.
+ * bit 30	HSEMA_STARVING: starvation mode.  Acquirers must not take
+ *		units from the word; they queue in the kernel.  Releasers
+ *		must go to the kernel, which grants units to the queue head.
+ * bit 31	HSEMA_WAITERS: the kernel has waiters queued on this word.
+ *		Releasers must go to the kernel so that it can wake them.
+ *
+ * Userspace only ever changes the value bits, with a compare-and-swap that
+ * preserves bits 30 and 31.  Only the kernel sets or clears those two bits,
+ * and only while holding the lock of the word's wait queue.
+ */
+#define HSEMA_VALUE_MASK	0x3fffffffU
+#define HSEMA_VALUE_MAX		HSEMA_VALUE_MASK
+#define HSEMA_STARVING		0x40000000U
+#define HSEMA_WAITERS		0x80000000U
+
+/* Key selection, for both HSEMA_IOC_WAIT and HSEMA_IOC_WAKE. */
+#define HSEMA_F_SHARED		(1U << 0)	/* word may be in MAP_SHARED memory */
+
+/* HSEMA_IOC_WAIT flags. */
+#define HSEMA_WAIT_TIMEOUT	(1U << 8)	/* deadline is valid */
+#define HSEMA_WAIT_REALTIME	(1U << 9)	/* deadline is CLOCK_REALTIME */
+#define HSEMA_WAIT_FLAGS	(HSEMA_F_SHARED | HSEMA_WAIT_TIMEOUT | \
+				 HSEMA_WAIT_REALTIME)
+
+/* HSEMA_IOC_WAKE flags. */
+#define HSEMA_WAKE_HANDOFF	(1U << 8)	/* grant directly and yield, */
+						/* even in normal mode */
+#define HSEMA_WAKE_FLAGS	(HSEMA_F_SHARED | HSEMA_WAKE_HANDOFF)
+
+/* HSEMA_IOC_QUERY flags. */
+#define HSEMA_QUERY_FLAGS	HSEMA_F_SHARED
+
+/* Features reported by HSEMA_IOC_VERSION. */
+#define HSEMA_FEAT_SHARED	(1ULL << 0)	/* HSEMA_F_SHARED keys */
+#define HSEMA_FEAT_TIMEOUT	(1ULL << 1)	/* MONOTONIC/REALTIME deadlines */
+#define HSEMA_FEAT_HANDOFF	(1ULL << 2)	/* HSEMA_WAKE_HANDOFF */
+#define HSEMA_FEAT_STARVATION	(1ULL << 3)	/* starvation mode */
+#define HSEMA_FEAT_QUERY	(1ULL << 4)	/* HSEMA_IOC_QUERY */
+#define HSEMA_FEAT_STATS	(1ULL << 5)	/* HSEMA_IOC_STATS */
+
+struct hsema_version {
+	__u32 abi_version;	/* out: HSEMA_ABI_VERSION */
+	__u32 pad;		/* out: zero */
+	__u64 features;		/* out: HSEMA_FEAT_* */
+	__u64 reserved[2];	/* out: zero */
+};
+
+/*
+ * Wait for one unit of the semaphore at @uaddr.  Returns 0 once the caller
+ * owns a unit, taken from the word or granted by a releaser.
+ *
+ * @starve_ns: how long this waiter may wait at the head of the queue before
+ * the semaphore enters starvation mode; 0 selects the module default
+ * (parameter starve_ns).
+ */
+struct hsema_wait {
+	__u64 uaddr;		/* in: address of the word, 4-byte aligned */
+	__u32 flags;		/* in: HSEMA_WAIT_FLAGS */
+	__u32 pad;		/* in: zero */
+	__s64 deadline_sec;	/* in: absolute deadline, if HSEMA_WAIT_TIMEOUT */
+	__s64 deadline_nsec;	/* in: 0 <= nsec < 1000000000 */
+	__u64 starve_ns;	/* in: starvation threshold, 0 = default */
+	__u64 reserved[2];	/* in: zero */
+};
+
+/*
+ * Release @count units of the semaphore at @uaddr: grant or wake up to
+ * @count waiters in ticket order and add the rest to the word.  If the
+ * word's value would pass HSEMA_VALUE_MAX, fails with -EOVERFLOW and
+ * changes nothing.
+ */
+struct hsema_wake {
+	__u64 uaddr;		/* in: address of the word, 4-byte aligned */
+	__u32 count;		/* in: 1..HSEMA_VALUE_MAX */
+	__u32 flags;		/* in: HSEMA_WAKE_FLAGS */
+	__u32 granted;		/* out: units granted directly to waiters */
+	__u32 woken;		/* out: waiters woken to compete (normal mode) */
+	__u64 reserved[2];	/* in: zero; out: zero */
+};
+
+/* A snapshot of the wait queue of the word at @uaddr. */
+struct hsema_query {
+	__u64 uaddr;		/* in: address of the word, 4-byte aligned */
+	__u32 flags;		/* in: HSEMA_QUERY_FLAGS */
+	__u32 nr_waiters;	/* out: waiters queued */
+	__u64 head_ticket;	/* out: ticket of the head waiter, if any */
+	__u64 tail_ticket;	/* out: ticket of the tail waiter, if any */
+	__u64 head_wait_ns;	/* out: how long the head has waited */
+	__u32 nr_woken;		/* out: waiters woken but not yet running */
+	__u32 starving;		/* out: 1 if the queue is in starvation mode */
+	__u64 reserved[2];	/* in: zero; out: zero */
+};
+
+/* Reasons a directed CPU yield was refused; see HSEMA_IOC_STATS. */
+enum hsema_refusal {
+	HSEMA_REFUSE_NMI,		/* in NMI */
+	HSEMA_REFUSE_HARDIRQ,		/* in hard interrupt */
+	HSEMA_REFUSE_SOFTIRQ,		/* in softirq or with BH disabled */
+	HSEMA_REFUSE_IRQS_OFF,		/* local interrupts disabled */
+	HSEMA_REFUSE_PREEMPT_OFF,	/* preemption disabled or spinlock held */
+	HSEMA_REFUSE_RCU,		/* inside an RCU read-side section */
+	HSEMA_REFUSE_MIGRATE_OFF,	/* migration disabled (RT spinlock) */
+	HSEMA_REFUSE_NR,
+	HSEMA_REFUSE_MAX = 15		/* room in struct hsema_stats */
+};
+
+/* Module-wide counters since load.  Each is monotonic. */
+struct hsema_stats {
+	__u64 waits;		/* waiters queued */
+	__u64 slow_acquires;	/* units acquired in the kernel */
+	__u64 wakes;		/* waiters woken to compete */
+	__u64 grants;		/* units granted directly to a waiter */
+	__u64 requeues;		/* woken waiters that lost and kept their place */
+	__u64 yields;		/* directed CPU yields performed */
+	__u64 starve_enter;	/* entries into starvation mode */
+	__u64 starve_exit;	/* exits from starvation mode */
+	__u64 timeouts;		/* waits that timed out */
+	__u64 interrupts;	/* waits interrupted by a signal */
+	__u64 passed_on;	/* grants passed on by a dying waiter */
+	__u64 max_wait_ns;	/* longest wait of any waiter */
+	__u64 refused[HSEMA_REFUSE_MAX + 1];	/* yields refused, by reason */
+	__u64 reserved[4];
+};
+
+#define HSEMA_IOC_MAGIC		0xB9
+#define HSEMA_IOC_VERSION	_IOR(HSEMA_IOC_MAGIC, 0, struct hsema_version)
+#define HSEMA_IOC_WAIT		_IOW(HSEMA_IOC_MAGIC, 1, struct hsema_wait)
+#define HSEMA_IOC_WAKE		_IOWR(HSEMA_IOC_MAGIC, 2, struct hsema_wake)
+#define HSEMA_IOC_QUERY		_IOWR(HSEMA_IOC_MAGIC, 3, struct hsema_query)
+#define HSEMA_IOC_STATS		_IOR(HSEMA_IOC_MAGIC, 4, struct hsema_stats)
+
+#endif /* _UAPI_LINUX_HSEMA_H */
