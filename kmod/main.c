@@ -1,25 +1,124 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * hsema: the /dev/hsema character device and its ioctl interface.
+ *
+ * The device has no per-open state: semaphores are user words, and the
+ * file is only the door to the wait queues.  An open file pins the module
+ * (fops.owner), so the module cannot be unloaded while anyone could wait.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
+#include <linux/ktime.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/time64.h>
 #include <linux/uaccess.h>
-#include <linux/hsema.h>
+
+#include "hsema.h"
+
+module_param_named(starve_ns, hsema_default_starve_ns, ulong, 0644);
+MODULE_PARM_DESC(starve_ns,
+		 "How long the head waiter may wait before the semaphore starves, in ns (default 1 ms)");
+
+#define HSEMA_FEATURES (HSEMA_FEAT_SHARED | HSEMA_FEAT_TIMEOUT | \
+			HSEMA_FEAT_HANDOFF | HSEMA_FEAT_STARVATION | \
+			HSEMA_FEAT_QUERY | HSEMA_FEAT_STATS)
+
+static bool hsema_reserved_zero(const __u64 *r, size_t n)
+{
+	while (n--)
+		if (r[n])
+			return false;
+	return true;
+}
 
 static long hsema_ioc_version(void __user *arg)
 {
 	struct hsema_version v = {
 		.abi_version = HSEMA_ABI_VERSION,
-		.features = 0,
+		.features = HSEMA_FEATURES,
 	};
 
-	if (copy_to_user(arg, &v, sizeof(v)))
+	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
+}
+
+static long hsema_ioc_wait(void __user *arg)
+{
+	struct timespec64 ts;
+	struct hsema_wait a;
+	ktime_t deadline;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
 		return -EFAULT;
-	return 0;
+	if ((a.flags & ~HSEMA_WAIT_FLAGS) || a.pad ||
+	    !hsema_reserved_zero(a.reserved, ARRAY_SIZE(a.reserved)))
+		return -EINVAL;
+	if ((a.flags & HSEMA_WAIT_REALTIME) && !(a.flags & HSEMA_WAIT_TIMEOUT))
+		return -EINVAL;
+	if (!(a.flags & HSEMA_WAIT_TIMEOUT))
+		return hsema_wait(u64_to_user_ptr(a.uaddr), a.flags, NULL,
+				  a.starve_ns);
+
+	if (a.deadline_sec < 0 || a.deadline_nsec < 0 ||
+	    a.deadline_nsec >= NSEC_PER_SEC)
+		return -EINVAL;
+	ts.tv_sec = a.deadline_sec;
+	ts.tv_nsec = a.deadline_nsec;
+	deadline = timespec64_to_ktime(ts);
+	return hsema_wait(u64_to_user_ptr(a.uaddr), a.flags, &deadline,
+			  a.starve_ns);
+}
+
+static long hsema_ioc_wake(void __user *arg)
+{
+	struct hsema_wake a;
+	long ret;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
+		return -EFAULT;
+	if ((a.flags & ~HSEMA_WAKE_FLAGS) || a.granted || a.woken ||
+	    !hsema_reserved_zero(a.reserved, ARRAY_SIZE(a.reserved)))
+		return -EINVAL;
+	if (!a.count || a.count > HSEMA_VALUE_MAX)
+		return -EINVAL;
+	/*
+	 * Make sure the answer can be written back before releasing: a
+	 * release must not happen and then be reported as failed.
+	 */
+	if (copy_to_user(arg, &a, sizeof(a)))
+		return -EFAULT;
+	ret = hsema_wake(u64_to_user_ptr(a.uaddr), a.flags, a.count, true, &a);
+	if (ret)
+		return ret;
+	return copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
+}
+
+static long hsema_ioc_query(void __user *arg)
+{
+	struct hsema_query a, out = { };
+	long ret;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
+		return -EFAULT;
+	if ((a.flags & ~HSEMA_QUERY_FLAGS) ||
+	    !hsema_reserved_zero(a.reserved, ARRAY_SIZE(a.reserved)))
+		return -EINVAL;
+	out.uaddr = a.uaddr;
+	out.flags = a.flags;
+	ret = hsema_query(u64_to_user_ptr(a.uaddr), a.flags, &out);
+	if (ret)
+		return ret;
+	return copy_to_user(arg, &out, sizeof(out)) ? -EFAULT : 0;
+}
+
+static long hsema_ioc_stats(void __user *arg)
+{
+	struct hsema_stats s;
+
+	hsema_stats_read(&s);
+	return copy_to_user(arg, &s, sizeof(s)) ? -EFAULT : 0;
 }
 
 static long hsema_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -29,11 +128,23 @@ static long hsema_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (cmd) {
 	case HSEMA_IOC_VERSION:
 		return hsema_ioc_version(uarg);
+	case HSEMA_IOC_WAIT:
+		return hsema_ioc_wait(uarg);
+	case HSEMA_IOC_WAKE:
+		return hsema_ioc_wake(uarg);
+	case HSEMA_IOC_QUERY:
+		return hsema_ioc_query(uarg);
+	case HSEMA_IOC_STATS:
+		return hsema_ioc_stats(uarg);
 	default:
 		return -ENOTTY;
 	}
 }
 
+/*
+ * Every structure has the same layout for 32- and 64-bit processes and
+ * carries user pointers as __u64, so compat only has to convert @arg.
+ */
 static const struct file_operations hsema_fops = {
 	.owner		= THIS_MODULE,
 	.unlocked_ioctl	= hsema_ioctl,
@@ -50,12 +161,21 @@ static struct miscdevice hsema_misc = {
 
 static int __init hsema_init(void)
 {
-	return misc_register(&hsema_misc);
+	int ret;
+
+	ret = hsema_queues_init();
+	if (ret)
+		return ret;
+	ret = misc_register(&hsema_misc);
+	if (ret)
+		hsema_queues_exit();
+	return ret;
 }
 
 static void __exit hsema_exit(void)
 {
 	misc_deregister(&hsema_misc);
+	hsema_queues_exit();
 }
 
 module_init(hsema_init);

@@ -139,7 +139,8 @@ struct hsema_stats {
 	__u64 wakes;		/* waiters woken to compete */
 	__u64 grants;		/* units granted directly to a waiter */
 	__u64 requeues;		/* woken waiters that lost and kept their place */
-	__u64 yields;		/* directed CPU yields performed */
+	__u64 handoffs;		/* grants after which the releaser could yield */
+	__u64 yields;		/* ... and the directed yield took effect */
 	__u64 starve_enter;	/* entries into starvation mode */
 	__u64 starve_exit;	/* exits from starvation mode */
 	__u64 timeouts;		/* waits that timed out */

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Directed CPU handoff after a grant.
+ *
+ * A releaser that granted a unit to a waiter may give its CPU to that
+ * waiter, so that the waiter runs next and inherits the releaser's time
+ * slice instead of waiting its turn on a runqueue while a busy releaser
+ * re-acquires and starves it again (Go's semrelease, golang/go#33747).
+ *
+ * Giving the CPU away means entering the scheduler, which is only allowed
+ * where the releaser could sleep.  Go learned this the hard way: its
+ * semrelease yielded from the system stack and with runtime locks held
+ * (golang/go#73469).  The grant and the wake-up are always safe; the yield
+ * is refused, and only counted, wherever scheduling is not.
+ */
+#include <linux/preempt.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+
+#include "hsema.h"
+
+/* Returns why the current context must not yield, or -1 if it may. */
+int hsema_yield_refusal(void)
+{
+	if (in_nmi())
+		return HSEMA_REFUSE_NMI;
+	if (in_hardirq())
+		return HSEMA_REFUSE_HARDIRQ;
+	/* Serving a softirq, or bottom halves disabled. */
+	if (softirq_count())
+		return HSEMA_REFUSE_SOFTIRQ;
+	if (irqs_disabled())
+		return HSEMA_REFUSE_IRQS_OFF;
+	/* preempt_disable(), or a spinlock held on !PREEMPT_RT. */
+	if (preempt_count())
+		return HSEMA_REFUSE_PREEMPT_OFF;
+	/* A spinlock held on PREEMPT_RT disables migration (and enters RCU). */
+	if (current->migration_disabled)
+		return HSEMA_REFUSE_MIGRATE_OFF;
+	if (rcu_preempt_depth())
+		return HSEMA_REFUSE_RCU;
+	return -1;
+}
+
+/* Give the CPU to @p, which was just granted a unit and woken. */
+void hsema_directed_yield(struct task_struct *p)
+{
+	int reason = hsema_yield_refusal();
+
+	if (reason >= 0) {
+		hsema_stat_inc(refused[reason]);
+		return;
+	}
+	hsema_stat_inc(handoffs);
+	/*
+	 * yield_to() moves @p to the front of its runqueue and, when @p is
+	 * on ours, gives it our slice.  It declines when @p already runs on
+	 * another CPU: the handoff then happened without us.
+	 */
+	if (yield_to(p, true) > 0)
+		hsema_stat_inc(yields);
+}

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Wait queues: a hash table of buckets, each with its own lock and a list
+ * of the per-key queues that hash to it.  A queue exists only while its key
+ * has waiters, so a semaphore nobody waits on costs the kernel nothing.
+ *
+ * The bucket lock is a raw spinlock: releases may come from hard interrupt
+ * context (the in-kernel API), and on PREEMPT_RT a spinlock_t would sleep.
+ * Nothing under it allocates, frees, faults or sleeps.
+ */
+#include <linux/hash.h>
+#include <linux/jhash.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/timekeeping.h>
+
+#include "hsema.h"
+
+static struct hsema_bucket *hsema_table;
+static unsigned int hsema_hash_bits;
+static struct kmem_cache *hsema_queue_cache;
+
+int hsema_queues_init(void)
+{
+	unsigned long size = roundup_pow_of_two(256 * num_possible_cpus());
+	unsigned long i;
+
+	hsema_queue_cache = KMEM_CACHE(hsema_queue, 0);
+	if (!hsema_queue_cache)
+		return -ENOMEM;
+	hsema_table = kvcalloc(size, sizeof(*hsema_table), GFP_KERNEL);
+	if (!hsema_table) {
+		kmem_cache_destroy(hsema_queue_cache);
+		return -ENOMEM;
+	}
+	for (i = 0; i < size; i++) {
+		raw_spin_lock_init(&hsema_table[i].lock);
+		INIT_HLIST_HEAD(&hsema_table[i].queues);
+	}
+	hsema_hash_bits = ilog2(size);
+	return 0;
+}
+
+/*
+ * Called at unload, when no file is open and so nobody waits: every queue
+ * has been freed by its last waiter.
+ */
+void hsema_queues_exit(void)
+{
+	kvfree(hsema_table);
+	kmem_cache_destroy(hsema_queue_cache);
+}
+
+struct hsema_bucket *hsema_bucket(const struct hsema_key *key)
+{
+	u32 words[5] = {
+		lower_32_bits((unsigned long)key->obj),
+		upper_32_bits((unsigned long)key->obj),
+		lower_32_bits(key->off),
+		upper_32_bits(key->off),
+		key->shared,
+	};
+
+	return &hsema_table[hash_32(jhash2(words, 5, 0), hsema_hash_bits)];
+}
+
+struct hsema_queue *hsema_queue_find(struct hsema_bucket *b,
+				     const struct hsema_key *key)
+{
+	struct hsema_queue *q;
+
+	lockdep_assert_held(&b->lock);
+	hlist_for_each_entry(q, &b->queues, node)
+		if (hsema_key_equal(&q->key, key))
+			return q;
+	return NULL;
+}
+
+/* Allocated before taking the bucket lock, by a waiter that may need it. */
+struct hsema_queue *hsema_queue_alloc(void)
+{
+	return kmem_cache_zalloc(hsema_queue_cache, GFP_KERNEL);
+}
+
+void hsema_queue_free(struct hsema_queue *q)
+{
+	if (q)
+		kmem_cache_free(hsema_queue_cache, q);
+}
+
+/*
+ * The queue borrows the key of its waiters: any one of them holds the inode
+ * reference that keeps a shared key valid, and the queue dies with the last.
+ */
+void hsema_queue_install(struct hsema_bucket *b, struct hsema_queue *q,
+			 const struct hsema_key *key)
+{
+	lockdep_assert_held(&b->lock);
+	q->key = *key;
+	INIT_LIST_HEAD(&q->waiters);
+	q->next_ticket = 1;
+	q->nr_waiters = 0;
+	q->nr_woken = 0;
+	q->starving = false;
+	hlist_add_head(&q->node, &b->queues);
+}
+
+/* A waiter takes the next ticket and joins the tail. */
+void hsema_enqueue(struct hsema_queue *q, struct hsema_waiter *w)
+{
+	w->ticket = q->next_ticket++;
+	w->queued_ns = ktime_get_ns();
+	w->state = HSEMA_W_QUEUED;
+	w->q = q;
+	list_add_tail(&w->node, &q->waiters);
+	q->nr_waiters++;
+	hsema_stat_inc(waits);
+}
+
+/*
+ * Remove @w from its queue.  Returns true if the queue is now empty: it has
+ * been unhashed, and the caller frees it after dropping the bucket lock.
+ */
+bool hsema_dequeue(struct hsema_waiter *w)
+{
+	struct hsema_queue *q = w->q;
+
+	list_del(&w->node);
+	if (w->state == HSEMA_W_WOKEN)
+		q->nr_woken--;
+	w->q = NULL;
+	if (--q->nr_waiters)
+		return false;
+	hlist_del(&q->node);
+	return true;
+}

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * libsema: the userspace half of the hsema protocol.
+ *
+ * The fast paths are one compare-and-swap on the word.  They follow the
+ * rules of uapi/linux/hsema.h: take a unit only while HSEMA_STARVING is
+ * clear, add units only while HSEMA_WAITERS and HSEMA_STARVING are clear,
+ * never touch those two bits.  Everything else is the kernel's job, and
+ * Documentation/hsema.rst explains why the two halves cannot lose a wake-up.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/hsema.h>
+
+#include "sema.h"
+
+#define SEMA_EXPORT	__attribute__((visibility("default")))
+
+/* __flags: a magic number in the high bits marks an initialized sema_t. */
+#define SEMA_MAGIC	0x53454d00U
+#define SEMA_MAGIC_MASK	0xffffff00U
+
+_Static_assert(sizeof(sema_t) == 16, "sema_t is 16 bytes");
+_Static_assert(_Alignof(sema_t) == 16, "sema_t is 16-byte aligned");
+_Static_assert(SEMA_VALUE_MAX == HSEMA_VALUE_MAX, "value limits agree");
+_Static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t),
+	       "the word can be accessed atomically in place");
+
+static _Atomic int sema_devfd = -1;
+static atomic_flag sema_warned = ATOMIC_FLAG_INIT;
+
+static void sema_warn(const char *why)
+{
+	if (atomic_flag_test_and_set(&sema_warned))
+		return;
+	fprintf(stderr,
+		"libsema: %s %s: %s; load the hsema kernel module "
+		"(\"insmod hsema.ko\" or \"modprobe hsema\", as root)\n",
+		"cannot use", HSEMA_DEVICE, why);
+}
+
+/*
+ * Open /dev/hsema once per process, on first need.  O_CLOEXEC: the
+ * descriptor is an implementation detail that must not leak into exec'd
+ * programs; a forked child shares it, which is fine, it has no state.
+ */
+static int sema_dev(void)
+{
+	struct hsema_version v;
+	int fd, expected = -1;
+
+	fd = atomic_load_explicit(&sema_devfd, memory_order_acquire);
+	if (fd >= 0)
+		return fd;
+
+	fd = open(HSEMA_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+
+		sema_warn(strerror(err));
+		return (err == ENOENT || err == ENXIO || err == ENODEV) ?
+			-ENODEV : -err;
+	}
+	if (ioctl(fd, HSEMA_IOC_VERSION, &v) || v.abi_version != HSEMA_ABI_VERSION) {
+		close(fd);
+		sema_warn("the module speaks another ABI version");
+		return -ENODEV;
+	}
+	if (!atomic_compare_exchange_strong(&sema_devfd, &expected, fd)) {
+		close(fd);	/* another thread won the race */
+		return expected;
+	}
+	return fd;
+}
+
+static _Atomic uint32_t *sema_word(sema_t *s)
+{
+	return (_Atomic uint32_t *)&s->__word;
+}
+
+static bool sema_valid(const sema_t *s)
+{
+	return s && (s->__flags & SEMA_MAGIC_MASK) == SEMA_MAGIC;
+}
+
+static uint32_t sema_keyflags(const sema_t *s)
+{
+	return (s->__flags & SEMA_SHARED) ? HSEMA_F_SHARED : 0;
+}
+
+static int sema_ioctl(unsigned long cmd, void *arg)
+{
+	int fd = sema_dev();
+
+	if (fd < 0)
+		return fd;
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+/* The fast path of every acquire: one compare-and-swap, no system call. */
+static bool sema_take(sema_t *s)
+{
+	_Atomic uint32_t *w = sema_word(s);
+	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
+
+	while (!(v & HSEMA_STARVING) && (v & HSEMA_VALUE_MASK)) {
+		if (atomic_compare_exchange_weak_explicit(w, &v, v - 1,
+							  memory_order_acquire,
+							  memory_order_relaxed))
+			return true;
+	}
+	return false;
+}
+
+static int sema_wait(sema_t *s, const struct timespec *abstime,
+		     clockid_t clock)
+{
+	struct hsema_wait a = {
+		.uaddr = (uintptr_t)&s->__word,
+		.flags = sema_keyflags(s),
+		.starve_ns = (uint64_t)s->__starve_us * 1000,
+	};
+
+	if (abstime) {
+		a.flags |= HSEMA_WAIT_TIMEOUT;
+		if (clock == CLOCK_REALTIME)
+			a.flags |= HSEMA_WAIT_REALTIME;
+		a.deadline_sec = abstime->tv_sec;
+		a.deadline_nsec = abstime->tv_nsec;
+	}
+	return sema_ioctl(HSEMA_IOC_WAIT, &a);
+}
+
+static int sema_wake(sema_t *s, unsigned int n, uint32_t flags)
+{
+	struct hsema_wake a = {
+		.uaddr = (uintptr_t)&s->__word,
+		.count = n,
+		.flags = sema_keyflags(s) | flags,
+	};
+
+	return sema_ioctl(HSEMA_IOC_WAKE, &a);
+}
+
+SEMA_EXPORT int sema_init(sema_t *s, unsigned int value, unsigned int flags)
+{
+	int fd;
+
+	if (!s || value > SEMA_VALUE_MAX || (flags & ~SEMA_SHARED))
+		return -EINVAL;
+	/* Say now, not at the first contended acquire, if the kernel is missing. */
+	fd = sema_dev();
+	if (fd < 0)
+		return fd;
+	memset(s, 0, sizeof(*s));
+	atomic_store_explicit(sema_word(s), value, memory_order_release);
+	s->__flags = SEMA_MAGIC | flags;
+	return 0;
+}
+
+SEMA_EXPORT int sema_destroy(sema_t *s)
+{
+	struct hsema_query q;
+	int ret;
+
+	if (!sema_valid(s))
+		return -EINVAL;
+	if (atomic_load_explicit(sema_word(s), memory_order_acquire) &
+	    HSEMA_WAITERS) {
+		/* The bit may be stale (a fork()ed copy): ask the kernel. */
+		memset(&q, 0, sizeof(q));
+		q.uaddr = (uintptr_t)&s->__word;
+		q.flags = sema_keyflags(s);
+		ret = sema_ioctl(HSEMA_IOC_QUERY, &q);
+		if (ret)
+			return ret;
+		if (q.nr_waiters)
+			return -EBUSY;
+	}
+	s->__flags = 0;
+	return 0;
+}
+
+SEMA_EXPORT int sema_acquire(sema_t *s)
+{
+	if (!sema_valid(s))
+		return -EINVAL;
+	if (sema_take(s))
+		return 0;
+	return sema_wait(s, NULL, CLOCK_MONOTONIC);
+}
+
+SEMA_EXPORT int sema_tryacquire(sema_t *s)
+{
+	if (!sema_valid(s))
+		return -EINVAL;
+	return sema_take(s) ? 0 : -EAGAIN;
+}
+
+SEMA_EXPORT int sema_timedacquire(sema_t *s, const struct timespec *abstime,
+				  clockid_t clock)
+{
+	if (!sema_valid(s) || !abstime)
+		return -EINVAL;
+	if (clock != CLOCK_MONOTONIC && clock != CLOCK_REALTIME)
+		return -EINVAL;
+	if (abstime->tv_sec < 0 || abstime->tv_nsec < 0 ||
+	    abstime->tv_nsec >= 1000000000L)
+		return -EINVAL;
+	/* As sem_timedwait(): no timeout error while a unit is available. */
+	if (sema_take(s))
+		return 0;
+	return sema_wait(s, abstime, clock);
+}
+
+SEMA_EXPORT int sema_release_n(sema_t *s, unsigned int n)
+{
+	_Atomic uint32_t *w;
+	uint32_t v;
+
+	if (!sema_valid(s) || n == 0 || n > SEMA_VALUE_MAX)
+		return -EINVAL;
+	w = sema_word(s);
+	v = atomic_load_explicit(w, memory_order_relaxed);
+	for (;;) {
+		if (v & (HSEMA_WAITERS | HSEMA_STARVING))
+			return sema_wake(s, n, 0);
+		if ((v & HSEMA_VALUE_MASK) + n > SEMA_VALUE_MAX)
+			return -EOVERFLOW;
+		if (atomic_compare_exchange_weak_explicit(w, &v, v + n,
+							  memory_order_release,
+							  memory_order_relaxed))
+			return 0;
+	}
+}
+
+SEMA_EXPORT int sema_release(sema_t *s)
+{
+	return sema_release_n(s, 1);
+}
+
+SEMA_EXPORT int sema_release_handoff(sema_t *s)
+{
+	_Atomic uint32_t *w;
+	uint32_t v;
+
+	if (!sema_valid(s))
+		return -EINVAL;
+	w = sema_word(s);
+	v = atomic_load_explicit(w, memory_order_relaxed);
+	for (;;) {
+		if (v & (HSEMA_WAITERS | HSEMA_STARVING))
+			return sema_wake(s, 1, HSEMA_WAKE_HANDOFF);
+		if ((v & HSEMA_VALUE_MASK) + 1 > SEMA_VALUE_MAX)
+			return -EOVERFLOW;
+		if (atomic_compare_exchange_weak_explicit(w, &v, v + 1,
+							  memory_order_release,
+							  memory_order_relaxed))
+			return 0;
+	}
+}
+
+SEMA_EXPORT int sema_getvalue(sema_t *s, unsigned int *value)
+{
+	if (!sema_valid(s) || !value)
+		return -EINVAL;
+	*value = atomic_load_explicit(sema_word(s), memory_order_relaxed) &
+		 HSEMA_VALUE_MASK;
+	return 0;
+}
+
+SEMA_EXPORT int sema_set_starve_threshold(sema_t *s, unsigned int usec)
+{
+	if (!sema_valid(s))
+		return -EINVAL;
+	s->__starve_us = usec;
+	return 0;
+}

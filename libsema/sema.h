@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/*
+ * libsema: futex-like counting semaphores over /dev/hsema.
+ *
+ * A sema_t lives in your memory, like a pthread mutex.  Uncontended
+ * acquire and release are one atomic compare-and-swap each, with no system
+ * call; the kernel is entered only to wait or to wake.  Waiters are served
+ * in FIFO ticket order, and a waiter that waits longer than the starvation
+ * threshold (1 ms by default) gets the next released unit handed to it
+ * directly.
+ *
+ * Every function returns 0 or a negative errno value and is thread-safe.
+ * See sema(7) and the man pages of each function.
+ */
+#ifndef LIBSEMA_SEMA_H
+#define LIBSEMA_SEMA_H
+
+#include <stdint.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The largest value a semaphore can hold. */
+#define SEMA_VALUE_MAX	0x3fffffffU
+
+/* sema_init() flags. */
+#define SEMA_SHARED	(1U << 0)	/* usable across processes, in */
+					/* MAP_SHARED memory */
+
+/*
+ * Opaque; 16 bytes, 16-byte aligned.  Initialize with sema_init().  May be
+ * copied only before first use and never while in use, like pthread types.
+ */
+typedef struct sema {
+	_Alignas(16) uint32_t __word;	/* the word the kernel knows */
+	uint32_t __flags;		/* init flags and a magic number */
+	uint32_t __starve_us;		/* starvation threshold, 0 = default */
+	uint32_t __reserved;
+} sema_t;
+
+int sema_init(sema_t *s, unsigned int value, unsigned int flags);
+int sema_destroy(sema_t *s);
+
+int sema_acquire(sema_t *s);
+int sema_tryacquire(sema_t *s);
+int sema_timedacquire(sema_t *s, const struct timespec *abstime,
+		      clockid_t clock);
+
+int sema_release(sema_t *s);
+int sema_release_n(sema_t *s, unsigned int n);
+int sema_release_handoff(sema_t *s);
+
+int sema_getvalue(sema_t *s, unsigned int *value);
+
+/*
+ * Override the starvation threshold of one semaphore, in microseconds;
+ * 0 restores the module's default.  Call before the semaphore is in use.
+ */
+int sema_set_starve_threshold(sema_t *s, unsigned int usec);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBSEMA_SEMA_H */
