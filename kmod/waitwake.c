@@ -290,12 +290,12 @@ int hsema_wait(u32 __user *uaddr, unsigned int flags, const ktime_t *deadline,
 				break;
 			if (ret == -EFAULT || ret == -ENOMEM) {
 				raw_spin_unlock(&b->lock);
-				if (ret == -EFAULT)
+				if (ret == -EFAULT) {
 					ret = word_fault_in(uaddr);
-				else if (!(spare = hsema_queue_alloc()))
-					ret = -ENOMEM;
-				else
-					ret = 0;
+				} else {
+					spare = hsema_queue_alloc();
+					ret = spare ? 0 : -ENOMEM;
+				}
 				raw_spin_lock(&b->lock);
 				if (!ret)
 					continue;
