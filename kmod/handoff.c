@@ -18,6 +18,7 @@
 #include <linux/sched.h>
 
 #include "hsema.h"
+#include "trace.h"
 
 /* Returns why the current context must not yield, or -1 if it may. */
 int hsema_yield_refusal(void)
@@ -47,8 +48,11 @@ void hsema_directed_yield(struct task_struct *p)
 {
 	int reason = hsema_yield_refusal();
 
+	bool yielded;
+
 	if (reason >= 0) {
 		hsema_stat_inc(refused[reason]);
+		trace_hsema_handoff(p, reason, false);
 		return;
 	}
 	hsema_stat_inc(handoffs);
@@ -57,6 +61,8 @@ void hsema_directed_yield(struct task_struct *p)
 	 * on ours, gives it our slice.  It declines when @p already runs on
 	 * another CPU: the handoff then happened without us.
 	 */
-	if (yield_to(p, true) > 0)
+	yielded = yield_to(p, true) > 0;
+	if (yielded)
 		hsema_stat_inc(yields);
+	trace_hsema_handoff(p, -1, yielded);
 }

@@ -12,65 +12,48 @@
 #include <linux/types.h>
 #include <linux/hsema.h>
 
-/*
- * A key names one semaphore word for the wait queues:
- *  - private: (mm, user address), valid within one process;
- *  - shared:  (inode, byte offset in the file), the same in every process
- *    that maps the word; the key holds a reference on the inode so that
- *    the inode cannot be freed and its address reused while the key lives.
- * Shared words in anonymous private memory fall back to a private key, as
- * futex does: such memory is not shared with anyone.
- */
-struct hsema_key {
-	void *obj;		/* struct mm_struct * or struct inode * */
-	u64 off;		/* address or byte offset in the file */
-	bool shared;		/* obj is an inode we hold a reference on */
-};
+#include "hsema_kernel.h"
 
-/* The state of a waiter, changed only under its bucket's lock. */
+/* The state of a waiter, changed only under its queue's lock. */
 enum hsema_wstate {
 	HSEMA_W_QUEUED,		/* asleep in the queue */
 	HSEMA_W_WOKEN,		/* woken to compete for a unit, still queued */
 	HSEMA_W_GRANTED,	/* owns a unit, no longer queued */
 };
 
-struct hsema_queue;
-
 /*
  * One sleeping task.  Lives on the waiter's stack; a releaser touches it
- * only under the bucket lock, and the waiter leaves only under that lock.
+ * only under the queue's lock, and the waiter leaves only under that lock.
  */
 struct hsema_waiter {
 	struct list_head node;		/* in hsema_queue.waiters, ticket order */
 	struct task_struct *task;
 	struct hsema_queue *q;		/* NULL once granted or dequeued */
-	u64 ticket;
+	u64 ticket;			/* 0 until queued */
 	u64 queued_ns;			/* ktime_get_ns() when queued */
 	u64 starve_ns;			/* this waiter's starvation threshold */
 	enum hsema_wstate state;
-};
-
-/*
- * The wait queue of one key.  Exists only while it has waiters: allocated
- * by the first waiter, freed by whoever removes the last.  Its state, not
- * the user word, is the truth about waiters and starvation; the word's
- * HSEMA_WAITERS and HSEMA_STARVING bits publish it to userspace and are
- * rewritten from it on every kernel update of the word.
- */
-struct hsema_queue {
-	struct hlist_node node;		/* in hsema_bucket.queues */
-	struct hsema_key key;		/* borrowed from the waiters' keys */
-	struct list_head waiters;
-	u64 next_ticket;
-	u32 nr_waiters;
-	u32 nr_woken;			/* waiters in HSEMA_W_WOKEN */
-	bool starving;
 };
 
 struct hsema_bucket {
 	raw_spinlock_t lock;
 	struct hlist_head queues;
 } ____cacheline_aligned_in_smp;
+
+/*
+ * Where one semaphore is: its word, its lock and how to find its queue.
+ * A user word's queue is looked up by key in the word's hash bucket; a
+ * kernel semaphore has its own lock and queue.
+ */
+struct hsema_site {
+	struct hsema_key key;
+	raw_spinlock_t *lock;
+	struct hsema_bucket *b;		/* user words */
+	struct hsema_queue *fixed;	/* kernel semaphores */
+	u32 __user *uaddr;		/* the word, in user memory... */
+	u32 *kaddr;			/* ... or in the kernel */
+	unsigned long irqflags;
+};
 
 /* key.c */
 int hsema_key_get(u32 __user *uaddr, bool shared, struct hsema_key *key);
@@ -81,17 +64,26 @@ bool hsema_key_equal(const struct hsema_key *a, const struct hsema_key *b);
 int hsema_queues_init(void);
 void hsema_queues_exit(void);
 struct hsema_bucket *hsema_bucket(const struct hsema_key *key);
+unsigned long hsema_nr_buckets(void);
+struct hsema_bucket *hsema_bucket_nr(unsigned long i);
 struct hsema_queue *hsema_queue_find(struct hsema_bucket *b,
 				     const struct hsema_key *key);
 struct hsema_queue *hsema_queue_alloc(void);
 void hsema_queue_free(struct hsema_queue *q);
+void hsema_queue_init(struct hsema_queue *q, const struct hsema_key *key);
 void hsema_queue_install(struct hsema_bucket *b, struct hsema_queue *q,
 			 const struct hsema_key *key);
 void hsema_enqueue(struct hsema_queue *q, struct hsema_waiter *w);
-bool hsema_dequeue(struct hsema_waiter *w);
+struct hsema_queue *hsema_dequeue(struct hsema_waiter *w);
 
 /* waitwake.c */
 extern unsigned long hsema_default_starve_ns;
+int hsema_site_user(struct hsema_site *site, u32 __user *uaddr, bool shared);
+void hsema_site_put(struct hsema_site *site);
+int hsema_wait_site(struct hsema_site *site, unsigned int state,
+		    const ktime_t *deadline, clockid_t clock, u64 starve_ns);
+int hsema_wake_site(struct hsema_site *site, u32 count, bool handoff,
+		    bool may_yield, struct hsema_wake *out);
 int hsema_wait(u32 __user *uaddr, unsigned int flags, const ktime_t *deadline,
 	       u64 starve_ns);
 int hsema_wake(u32 __user *uaddr, unsigned int flags, u32 count,
@@ -101,6 +93,10 @@ int hsema_query(u32 __user *uaddr, unsigned int flags, struct hsema_query *qr);
 /* handoff.c */
 int hsema_yield_refusal(void);
 void hsema_directed_yield(struct task_struct *p);
+
+/* debugfs.c */
+void hsema_debugfs_init(void);
+void hsema_debugfs_exit(void);
 
 /* stats.c */
 struct hsema_pcpu_stats {
@@ -120,9 +116,15 @@ struct hsema_pcpu_stats {
 };
 
 DECLARE_PER_CPU(struct hsema_pcpu_stats, hsema_stats);
-#define hsema_stat_inc(field)	this_cpu_inc(hsema_stats.field)
-#define hsema_stat_add(field, n) this_cpu_add(hsema_stats.field, n)
-void hsema_stat_wait_time(u64 ns);
+#define hsema_stat_inc(field)		this_cpu_inc(hsema_stats.field)
+#define hsema_stat_add(field, n)	this_cpu_add(hsema_stats.field, n)
+/* Count an event module-wide and in the queue it happened on. */
+#define hsema_qstat_add(q, field, n) do {				\
+		hsema_stat_add(field, n);				\
+		(q)->stats.field += (n);				\
+	} while (0)
+#define hsema_qstat_inc(q, field)	hsema_qstat_add(q, field, 1)
+void hsema_stat_wait_time(struct hsema_queue *q, u64 ns);
 void hsema_stats_read(struct hsema_stats *out);
 
 #endif /* _HSEMA_INTERNAL_H */

@@ -159,7 +159,7 @@ static struct miscdevice hsema_misc = {
 	.mode	= 0666,
 };
 
-static int __init hsema_init(void)
+static int __init hsema_module_init(void)
 {
 	int ret;
 
@@ -167,19 +167,23 @@ static int __init hsema_init(void)
 	if (ret)
 		return ret;
 	ret = misc_register(&hsema_misc);
-	if (ret)
+	if (ret) {
 		hsema_queues_exit();
-	return ret;
+		return ret;
+	}
+	hsema_debugfs_init();
+	return 0;
 }
 
-static void __exit hsema_exit(void)
+static void __exit hsema_module_exit(void)
 {
+	hsema_debugfs_exit();
 	misc_deregister(&hsema_misc);
 	hsema_queues_exit();
 }
 
-module_init(hsema_init);
-module_exit(hsema_exit);
+module_init(hsema_module_init);
+module_exit(hsema_module_exit);
 
 MODULE_DESCRIPTION("Futex-like FIFO counting semaphores with starvation handoff");
 MODULE_LICENSE("GPL");

@@ -13,6 +13,7 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/timekeeping.h>
 
 #include "hsema.h"
@@ -52,6 +53,16 @@ void hsema_queues_exit(void)
 	kmem_cache_destroy(hsema_queue_cache);
 }
 
+unsigned long hsema_nr_buckets(void)
+{
+	return 1UL << hsema_hash_bits;
+}
+
+struct hsema_bucket *hsema_bucket_nr(unsigned long i)
+{
+	return &hsema_table[i];
+}
+
 struct hsema_bucket *hsema_bucket(const struct hsema_key *key)
 {
 	u32 words[5] = {
@@ -89,6 +100,14 @@ void hsema_queue_free(struct hsema_queue *q)
 		kmem_cache_free(hsema_queue_cache, q);
 }
 
+void hsema_queue_init(struct hsema_queue *q, const struct hsema_key *key)
+{
+	memset(q, 0, sizeof(*q));
+	q->key = *key;
+	INIT_LIST_HEAD(&q->waiters);
+	q->next_ticket = 1;
+}
+
 /*
  * The queue borrows the key of its waiters: any one of them holds the inode
  * reference that keeps a shared key valid, and the queue dies with the last.
@@ -97,12 +116,8 @@ void hsema_queue_install(struct hsema_bucket *b, struct hsema_queue *q,
 			 const struct hsema_key *key)
 {
 	lockdep_assert_held(&b->lock);
-	q->key = *key;
-	INIT_LIST_HEAD(&q->waiters);
-	q->next_ticket = 1;
-	q->nr_waiters = 0;
-	q->nr_woken = 0;
-	q->starving = false;
+	hsema_queue_init(q, key);
+	q->hashed = true;
 	hlist_add_head(&q->node, &b->queues);
 }
 
@@ -115,14 +130,14 @@ void hsema_enqueue(struct hsema_queue *q, struct hsema_waiter *w)
 	w->q = q;
 	list_add_tail(&w->node, &q->waiters);
 	q->nr_waiters++;
-	hsema_stat_inc(waits);
+	hsema_qstat_inc(q, waits);
 }
 
 /*
- * Remove @w from its queue.  Returns true if the queue is now empty: it has
- * been unhashed, and the caller frees it after dropping the bucket lock.
+ * Remove @w from its queue.  When that empties a user word's queue, the
+ * queue is unhashed and returned: the caller frees it after unlocking.
  */
-bool hsema_dequeue(struct hsema_waiter *w)
+struct hsema_queue *hsema_dequeue(struct hsema_waiter *w)
 {
 	struct hsema_queue *q = w->q;
 
@@ -130,8 +145,8 @@ bool hsema_dequeue(struct hsema_waiter *w)
 	if (w->state == HSEMA_W_WOKEN)
 		q->nr_woken--;
 	w->q = NULL;
-	if (--q->nr_waiters)
-		return false;
+	if (--q->nr_waiters || !q->hashed)
+		return NULL;
 	hlist_del(&q->node);
-	return true;
+	return q;
 }

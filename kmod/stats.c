@@ -5,6 +5,7 @@
  */
 #include <linux/atomic.h>
 #include <linux/cpumask.h>
+#include <linux/export.h>
 #include <linux/string.h>
 
 #include "hsema.h"
@@ -12,9 +13,13 @@
 DEFINE_PER_CPU(struct hsema_pcpu_stats, hsema_stats);
 static atomic64_t hsema_max_wait_ns = ATOMIC64_INIT(0);
 
-void hsema_stat_wait_time(u64 ns)
+/* A waiter leaves the queue with a unit after waiting @ns. */
+void hsema_stat_wait_time(struct hsema_queue *q, u64 ns)
 {
 	s64 cur = atomic64_read(&hsema_max_wait_ns);
+
+	if (ns > q->stats.max_wait_ns)
+		q->stats.max_wait_ns = ns;
 
 	while ((s64)ns > cur &&
 	       !atomic64_try_cmpxchg(&hsema_max_wait_ns, &cur, ns))
@@ -46,3 +51,4 @@ void hsema_stats_read(struct hsema_stats *out)
 	}
 	out->max_wait_ns = atomic64_read(&hsema_max_wait_ns);
 }
+EXPORT_SYMBOL_GPL(hsema_stats_read);

@@ -56,61 +56,128 @@
  * A granted unit is never lost: the waiter checks for a grant before it
  * acts on a timeout or a signal, and a waiter that is dying when it wins
  * a unit releases it again before it returns.
+ *
+ * The same code serves kernel semaphores (struct hsema, kapi.c): their word
+ * is kernel memory, which never faults, and their queue and lock are their
+ * own instead of a hash bucket's.  A "site" says which.
  */
 #include <linux/hrtimer.h>
+#include <linux/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
-#include <linux/mm.h>
 #include <linux/uaccess.h>
 #include <asm/futex.h>
 
 #include "hsema.h"
+#include "trace.h"
 
 unsigned long hsema_default_starve_ns = NSEC_PER_MSEC;
 
+/* The lock is taken from hard interrupts for kernel semaphores. */
+static void site_lock(struct hsema_site *site)
+	__acquires(site->lock)
+{
+	raw_spin_lock_irqsave(site->lock, site->irqflags);
+}
+
+static void site_unlock(struct hsema_site *site)
+	__releases(site->lock)
+{
+	raw_spin_unlock_irqrestore(site->lock, site->irqflags);
+}
+
 /*
- * The word is accessed through the caller's own mapping with page faults
- * disabled, never through a pinned page: after fork() a private page is
- * copy-on-write, and a kernel write through a page reference taken before
- * could land in the other process's copy.
+ * A user word is accessed through the caller's own mapping with page
+ * faults disabled, never through a pinned page: after fork() a private
+ * page is copy-on-write, and a kernel write through a page reference taken
+ * before could land in the other process's copy.
  */
-static int word_read(u32 __user *uaddr, u32 *val)
+static int word_read(struct hsema_site *site, u32 *val)
 {
 	int ret;
 
+	if (site->kaddr) {
+		*val = READ_ONCE(*site->kaddr);
+		return 0;
+	}
 	pagefault_disable();
-	ret = __get_user(*val, uaddr);
+	ret = __get_user(*val, site->uaddr);
 	pagefault_enable();
 	return ret ? -EFAULT : 0;
 }
 
 /* Returns 0 and the word's value before the call in *cur, or -EFAULT. */
-static int word_cmpxchg(u32 __user *uaddr, u32 old, u32 new, u32 *cur)
+static int word_cmpxchg(struct hsema_site *site, u32 old, u32 new, u32 *cur)
 {
 	int ret;
 
+	if (site->kaddr) {
+		*cur = cmpxchg(site->kaddr, old, new);
+		return 0;
+	}
 	pagefault_disable();
-	ret = futex_atomic_cmpxchg_inatomic(cur, uaddr, old, new);
+	ret = futex_atomic_cmpxchg_inatomic(cur, site->uaddr, old, new);
 	pagefault_enable();
 	return ret;
 }
 
-/* Called without locks: make the word writable, or fail with -EFAULT. */
-static int word_fault_in(u32 __user *uaddr)
+/* Called unlocked: make the user word writable, or fail with -EFAULT. */
+static int word_fault_in(struct hsema_site *site)
 {
 	struct mm_struct *mm = current->mm;
 	int ret;
 
 	mmap_read_lock(mm);
-	ret = fixup_user_fault(mm, (unsigned long)uaddr, FAULT_FLAG_WRITE, NULL);
+	ret = fixup_user_fault(mm, (unsigned long)site->uaddr,
+			       FAULT_FLAG_WRITE, NULL);
 	mmap_read_unlock(mm);
 	return ret < 0 ? -EFAULT : 0;
 }
 
-static u32 queue_bits(const struct hsema_queue *q, u32 nr_waiters,
-		      bool starving)
+int hsema_site_user(struct hsema_site *site, u32 __user *uaddr, bool shared)
 {
-	if (!q || !nr_waiters)
+	int ret;
+
+	memset(site, 0, sizeof(*site));
+	ret = hsema_key_get(uaddr, shared, &site->key);
+	if (ret)
+		return ret;
+	site->b = hsema_bucket(&site->key);
+	site->lock = &site->b->lock;
+	site->uaddr = uaddr;
+	return 0;
+}
+
+void hsema_site_put(struct hsema_site *site)
+{
+	hsema_key_put(&site->key);
+}
+
+/* The site's queue if it has waiters, else NULL. */
+static struct hsema_queue *site_queue(struct hsema_site *site)
+{
+	if (site->fixed)
+		return site->fixed->nr_waiters ? site->fixed : NULL;
+	return hsema_queue_find(site->b, &site->key);
+}
+
+/* A queue for the first waiter: the spare one, or the kernel sema's own. */
+static struct hsema_queue *site_install(struct hsema_site *site,
+					struct hsema_queue **spare)
+{
+	struct hsema_queue *q = site->fixed;
+
+	if (!q) {
+		q = *spare;
+		*spare = NULL;
+		hsema_queue_install(site->b, q, &site->key);
+	}
+	return q;
+}
+
+static u32 queue_bits(u32 nr_waiters, bool starving)
+{
+	if (!nr_waiters)
 		return 0;
 	return HSEMA_WAITERS | (starving ? HSEMA_STARVING : 0);
 }
@@ -125,43 +192,80 @@ static struct hsema_waiter *queue_head(struct hsema_queue *q)
 	return list_first_entry(&q->waiters, struct hsema_waiter, node);
 }
 
-/*
- * Leave the queue without a unit (timeout, signal, fault).  If we had been
- * woken to compete, the wake passes to the next sleeping waiter, or the
- * unit it announced could sit in the value while everyone sleeps.  The
- * word is updated best-effort: see "stale bits" above.
- */
-static struct hsema_queue *leave_queue(struct hsema_waiter *w,
-				       u32 __user *uaddr)
+static void starve_enter(struct hsema_site *site, struct hsema_queue *q)
 {
-	struct hsema_queue *q = w->q;
+	q->starving = true;
+	hsema_qstat_inc(q, starve_enter);
+	trace_hsema_starvation(&site->key, true, q->nr_waiters);
+}
+
+static void starve_exit(struct hsema_site *site, struct hsema_queue *q)
+{
+	q->starving = false;
+	hsema_qstat_inc(q, starve_exit);
+	trace_hsema_starvation(&site->key, false, q->nr_waiters);
+}
+
+static void wake_waiter(struct hsema_site *site, struct hsema_queue *q,
+			struct hsema_waiter *w)
+{
+	w->state = HSEMA_W_WOKEN;
+	q->nr_woken++;
+	hsema_qstat_inc(q, wakes);
+	trace_hsema_woken(&site->key, w, q->nr_waiters);
+	wake_up_process(w->task);
+}
+
+enum hsema_leave { HSEMA_LEAVE_TIMEOUT, HSEMA_LEAVE_SIGNAL, HSEMA_LEAVE_FAULT };
+
+/*
+ * Leave the queue without a unit.  If we had been woken to compete, the
+ * wake passes to the next sleeping waiter, or the unit it announced could
+ * sit in the value while everyone sleeps.  The word is updated
+ * best-effort: see "stale bits" above.
+ */
+static struct hsema_queue *leave_queue(struct hsema_site *site,
+				       struct hsema_waiter *w,
+				       enum hsema_leave why)
+{
+	struct hsema_queue *q = w->q, *dead;
 	bool was_woken = w->state == HSEMA_W_WOKEN;
 	struct hsema_waiter *next;
-	bool empty;
-	u32 old, cur;
+	u32 old, cur, bits;
 
-	empty = hsema_dequeue(w);
-	if (!empty && was_woken) {
+	dead = hsema_dequeue(w);
+	switch (why) {
+	case HSEMA_LEAVE_TIMEOUT:
+		hsema_qstat_inc(q, timeouts);
+		trace_hsema_timedout(&site->key, w, q->nr_waiters);
+		break;
+	case HSEMA_LEAVE_SIGNAL:
+		hsema_qstat_inc(q, interrupts);
+		trace_hsema_interrupted(&site->key, w, q->nr_waiters);
+		break;
+	case HSEMA_LEAVE_FAULT:
+		trace_hsema_faulted(&site->key, w, q->nr_waiters);
+		break;
+	}
+
+	if (!q->nr_waiters && q->starving)
+		starve_exit(site, q);
+	if (q->nr_waiters && was_woken) {
 		list_for_each_entry(next, &q->waiters, node) {
-			if (next->state != HSEMA_W_QUEUED)
-				continue;
-			next->state = HSEMA_W_WOKEN;
-			q->nr_woken++;
-			hsema_stat_inc(wakes);
-			wake_up_process(next->task);
-			break;
+			if (next->state == HSEMA_W_QUEUED) {
+				wake_waiter(site, q, next);
+				break;
+			}
 		}
 	}
-	if (!word_read(uaddr, &old)) {
-		u32 bits = empty ? 0 : queue_bits(q, q->nr_waiters, q->starving);
 
-		while (!word_cmpxchg(uaddr, old, (old & HSEMA_VALUE_MASK) | bits,
+	bits = queue_bits(q->nr_waiters, q->starving);
+	if (!word_read(site, &old)) {
+		while (!word_cmpxchg(site, old, (old & HSEMA_VALUE_MASK) | bits,
 				     &cur) && cur != old)
 			old = cur;
 	}
-	if (empty && q->starving)
-		hsema_stat_inc(starve_exit);
-	return empty ? q : NULL;
+	return dead;
 }
 
 /*
@@ -171,43 +275,44 @@ static struct hsema_queue *leave_queue(struct hsema_waiter *w,
  * when a newcomer needs a queue allocated.  *dead returns a queue that
  * became empty, to free after unlocking.
  */
-static int compete(struct hsema_bucket *b, const struct hsema_key *key,
-		   u32 __user *uaddr, struct hsema_waiter *w,
+static int compete(struct hsema_site *site, struct hsema_waiter *w,
 		   struct hsema_queue **spare, struct hsema_queue **dead)
 {
-	struct hsema_queue *q = w->q ?: hsema_queue_find(b, key);
-	u32 old, new, cur, nr;
+	struct hsema_queue *q = w->q ?: site_queue(site);
 	bool starving = q && q->starving;
 	bool enter = false;
+	u32 old, new, cur, left;
 	int ret;
 
-	ret = word_read(uaddr, &old);
+	ret = word_read(site, &old);
 	if (ret)
 		return ret;
 
 	for (;;) {
 		if (!starving && (old & HSEMA_VALUE_MASK)) {
 			/* Take a unit; if we were queued, we leave. */
-			nr = q ? q->nr_waiters - !!w->q : 0;
+			left = q ? q->nr_waiters - !!w->q : 0;
 			new = ((old & HSEMA_VALUE_MASK) - 1) |
-			      queue_bits(q, nr, false);
-			ret = word_cmpxchg(uaddr, old, new, &cur);
+			      queue_bits(left, false);
+			ret = word_cmpxchg(site, old, new, &cur);
 			if (ret)
 				return ret;
 			if (cur != old) {
 				old = cur;
 				continue;
 			}
-			hsema_stat_inc(slow_acquires);
 			if (w->q) {
-				hsema_stat_wait_time(waited_ns(w, ktime_get_ns()));
-				if (hsema_dequeue(w))
-					*dead = q;
+				hsema_qstat_inc(q, slow_acquires);
+				hsema_stat_wait_time(q, waited_ns(w, ktime_get_ns()));
+				*dead = hsema_dequeue(w);
+			} else {
+				hsema_stat_inc(slow_acquires);
 			}
+			trace_hsema_acquired(&site->key, w, left);
 			return 0;
 		}
 
-		if (!q && !*spare)
+		if (!q && !site->fixed && !*spare)
 			return -ENOMEM;
 
 		/* A woken waiter that waited too long makes the queue starve. */
@@ -218,7 +323,7 @@ static int compete(struct hsema_bucket *b, const struct hsema_key *key,
 		new = (old & HSEMA_VALUE_MASK) | HSEMA_WAITERS |
 		      ((starving || enter) ? HSEMA_STARVING : 0);
 		if (new != old) {
-			ret = word_cmpxchg(uaddr, old, new, &cur);
+			ret = word_cmpxchg(site, old, new, &cur);
 			if (ret)
 				return ret;
 			if (cur != old) {
@@ -230,27 +335,30 @@ static int compete(struct hsema_bucket *b, const struct hsema_key *key,
 	}
 
 	if (!w->q) {
-		if (!q) {
-			q = *spare;
-			*spare = NULL;
-			hsema_queue_install(b, q, key);
-		}
+		if (!q)
+			q = site_install(site, spare);
 		hsema_enqueue(q, w);
+		trace_hsema_queued(&site->key, w, q->nr_waiters);
 	} else if (w->state == HSEMA_W_WOKEN) {
 		/* Lost to a newcomer: sleep again, keeping our ticket. */
 		w->state = HSEMA_W_QUEUED;
 		q->nr_woken--;
-		hsema_stat_inc(requeues);
+		hsema_qstat_inc(q, requeues);
+		trace_hsema_requeued(&site->key, w, q->nr_waiters);
 	}
-	if (enter) {
-		q->starving = true;
-		hsema_stat_inc(starve_enter);
-	}
+	if (enter)
+		starve_enter(site, q);
 	return -EAGAIN;
 }
 
-int hsema_wait(u32 __user *uaddr, unsigned int flags, const ktime_t *deadline,
-	       u64 starve_ns)
+/*
+ * Wait for a unit.  @state is TASK_INTERRUPTIBLE for user words, any
+ * sleeping state for kernel semaphores.  Returns 0 once the caller owns a
+ * unit, -ETIMEDOUT, -ERESTARTSYS (user words) or -EINTR (kernel) for a
+ * signal, -EFAULT or -ENOMEM.
+ */
+int hsema_wait_site(struct hsema_site *site, unsigned int state,
+		    const ktime_t *deadline, clockid_t clock, u64 starve_ns)
 {
 	struct hsema_waiter w = {
 		.task = current,
@@ -258,26 +366,17 @@ int hsema_wait(u32 __user *uaddr, unsigned int flags, const ktime_t *deadline,
 	};
 	struct hsema_queue *spare = NULL, *dead = NULL;
 	struct hrtimer_sleeper timer, *to = NULL;
-	struct hsema_bucket *b;
-	struct hsema_key key;
 	bool armed = false;
 	int ret;
 
-	ret = hsema_key_get(uaddr, flags & HSEMA_F_SHARED, &key);
-	if (ret)
-		return ret;
-
 	if (deadline) {
 		to = &timer;
-		hrtimer_init_sleeper_on_stack(to, (flags & HSEMA_WAIT_REALTIME) ?
-					      CLOCK_REALTIME : CLOCK_MONOTONIC,
-					      HRTIMER_MODE_ABS);
+		hrtimer_init_sleeper_on_stack(to, clock, HRTIMER_MODE_ABS);
 		hrtimer_set_expires_range_ns(&to->timer, *deadline,
 					     current->timer_slack_ns);
 	}
 
-	b = hsema_bucket(&key);
-	raw_spin_lock(&b->lock);
+	site_lock(site);
 	for (;;) {
 		/* A grant wins over a timeout or signal that came with it. */
 		if (w.state == HSEMA_W_GRANTED) {
@@ -285,42 +384,43 @@ int hsema_wait(u32 __user *uaddr, unsigned int flags, const ktime_t *deadline,
 			break;
 		}
 		if (!w.q || w.state == HSEMA_W_WOKEN) {
-			ret = compete(b, &key, uaddr, &w, &spare, &dead);
+			ret = compete(site, &w, &spare, &dead);
 			if (!ret)
 				break;
 			if (ret == -EFAULT || ret == -ENOMEM) {
-				raw_spin_unlock(&b->lock);
+				site_unlock(site);
 				if (ret == -EFAULT) {
-					ret = word_fault_in(uaddr);
+					ret = word_fault_in(site);
 				} else {
 					spare = hsema_queue_alloc();
 					ret = spare ? 0 : -ENOMEM;
 				}
-				raw_spin_lock(&b->lock);
+				site_lock(site);
 				if (!ret)
 					continue;
 				if (w.q)
-					dead = leave_queue(&w, uaddr);
-				if (w.state == HSEMA_W_GRANTED)
+					dead = leave_queue(site, &w,
+							   HSEMA_LEAVE_FAULT);
+				else if (w.state == HSEMA_W_GRANTED)
 					ret = 0;
 				break;
 			}
 		}
 		if (to && !to->task) {
-			dead = leave_queue(&w, uaddr);
+			dead = leave_queue(site, &w, HSEMA_LEAVE_TIMEOUT);
 			hsema_stat_inc(timeouts);
 			ret = -ETIMEDOUT;
 			break;
 		}
-		if (signal_pending(current)) {
-			dead = leave_queue(&w, uaddr);
+		if (signal_pending_state(state, current)) {
+			dead = leave_queue(site, &w, HSEMA_LEAVE_SIGNAL);
 			hsema_stat_inc(interrupts);
-			ret = -ERESTARTSYS;
+			ret = site->uaddr ? -ERESTARTSYS : -EINTR;
 			break;
 		}
 
-		set_current_state(TASK_INTERRUPTIBLE);
-		raw_spin_unlock(&b->lock);
+		set_current_state(state);
+		site_unlock(site);
 		if (to && !armed) {
 			hrtimer_sleeper_start_expires(to, HRTIMER_MODE_ABS);
 			armed = true;
@@ -328,9 +428,9 @@ int hsema_wait(u32 __user *uaddr, unsigned int flags, const ktime_t *deadline,
 		if (READ_ONCE(w.state) == HSEMA_W_QUEUED && (!to || to->task))
 			schedule();
 		__set_current_state(TASK_RUNNING);
-		raw_spin_lock(&b->lock);
+		site_lock(site);
 	}
-	raw_spin_unlock(&b->lock);
+	site_unlock(site);
 
 	if (to) {
 		hrtimer_cancel(&to->timer);
@@ -339,13 +439,12 @@ int hsema_wait(u32 __user *uaddr, unsigned int flags, const ktime_t *deadline,
 	hsema_queue_free(spare);
 	hsema_queue_free(dead);
 
-	/* A dying task cannot use its unit: pass it on. */
-	if (!ret && fatal_signal_pending(current)) {
+	/* A dying process cannot use its unit: pass it on. */
+	if (!ret && site->uaddr && fatal_signal_pending(current)) {
 		hsema_stat_inc(passed_on);
-		hsema_wake(uaddr, flags & HSEMA_F_SHARED, 1, false, NULL);
+		hsema_wake_site(site, 1, false, false, NULL);
 		ret = -EINTR;
 	}
-	hsema_key_put(&key);
 	return ret;
 }
 
@@ -353,6 +452,7 @@ int hsema_wait(u32 __user *uaddr, unsigned int flags, const ktime_t *deadline,
 struct hsema_plan {
 	bool enter;		/* the queue starts starving */
 	bool starving;		/* ... and is starving afterwards */
+	u32 exit_after;		/* starvation ends after this many grants */
 	u32 grant;		/* waiters granted a unit, from the head */
 	u32 wake;		/* sleeping waiters woken to compete */
 	u32 base;		/* value kept in the word */
@@ -401,6 +501,7 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 			if (starving &&
 			    (!left || waited_ns(w, now) < w->starve_ns)) {
 				starving = false;
+				p->exit_after = p->grant;
 				if (!handoff)
 					break;
 			}
@@ -409,101 +510,88 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 	p->counted = units;
 	p->wake = min(units, left - woken);
 	p->starving = starving && left;
-	p->bits = queue_bits(q, left, p->starving);
+	p->bits = queue_bits(left, p->starving);
 }
 
-int hsema_wake(u32 __user *uaddr, unsigned int flags, u32 count,
-	       bool may_yield, struct hsema_wake *out)
+/*
+ * Release @count units: grant or wake up to @count waiters in ticket
+ * order and add the rest to the word, in one pass under one lock hold.
+ * Callable from any context for kernel semaphores; @may_yield permits the
+ * directed yield, which is still refused where scheduling is unsafe.
+ */
+int hsema_wake_site(struct hsema_site *site, u32 count, bool handoff,
+		    bool may_yield, struct hsema_wake *out)
 {
-	bool handoff = flags & HSEMA_WAKE_HANDOFF;
 	struct task_struct *yield_task = NULL;
 	struct hsema_queue *q, *dead = NULL;
-	struct hsema_waiter *w, *tmp;
-	struct hsema_bucket *b;
+	struct hsema_waiter *w;
 	struct hsema_plan p;
-	struct hsema_key key;
-	bool was_starving;
-	u32 old, cur, i;
+	u32 old, cur, i, woken = 0;
 	u64 now;
 	int ret;
 
-	ret = hsema_key_get(uaddr, flags & HSEMA_F_SHARED, &key);
-	if (ret)
-		return ret;
-	b = hsema_bucket(&key);
-
-	raw_spin_lock(&b->lock);
+	site_lock(site);
 retry:
-	q = hsema_queue_find(b, &key);
+	q = site_queue(site);
 	now = ktime_get_ns();
-	ret = word_read(uaddr, &old);
+	ret = word_read(site, &old);
 	while (!ret) {
 		plan_release(q, old, count, handoff, now, &p);
 		if ((u64)p.base + p.counted > HSEMA_VALUE_MAX) {
 			ret = -EOVERFLOW;
 			goto unlock;
 		}
-		ret = word_cmpxchg(uaddr, old, (p.base + p.counted) | p.bits,
+		ret = word_cmpxchg(site, old, (p.base + p.counted) | p.bits,
 				   &cur);
 		if (!ret && cur == old)
 			break;
 		old = cur;
 	}
 	if (ret) {
-		raw_spin_unlock(&b->lock);
-		ret = word_fault_in(uaddr);
-		raw_spin_lock(&b->lock);
+		site_unlock(site);
+		ret = word_fault_in(site);
+		site_lock(site);
 		if (!ret)
 			goto retry;
 		goto unlock;
 	}
 
-	if (!q)
-		goto unlock;
-
-	was_starving = q->starving;
-	if (p.enter) {
-		q->starving = true;
-		hsema_stat_inc(starve_enter);
-	}
-	for (i = 0; i < p.grant; i++) {
-		w = queue_head(q);
-		hsema_stat_wait_time(waited_ns(w, now));
-		if (hsema_dequeue(w))
-			dead = q;
-		w->state = HSEMA_W_GRANTED;
-		if (!yield_task) {
-			yield_task = w->task;
-			get_task_struct(yield_task);
-		}
-		wake_up_process(w->task);
-	}
-	hsema_stat_add(grants, p.grant);
-	if (!dead) {
-		q->starving = p.starving;
-		i = 0;
-		list_for_each_entry_safe(w, tmp, &q->waiters, node) {
-			if (i == p.wake)
-				break;
-			if (w->state != HSEMA_W_QUEUED)
-				continue;
-			w->state = HSEMA_W_WOKEN;
-			q->nr_woken++;
+	if (q) {
+		if (p.enter)
+			starve_enter(site, q);
+		for (i = 0; i < p.grant; i++) {
+			w = queue_head(q);
+			hsema_stat_wait_time(q, waited_ns(w, now));
+			dead = hsema_dequeue(w);
+			w->state = HSEMA_W_GRANTED;
+			hsema_qstat_inc(q, grants);
+			trace_hsema_granted(&site->key, w, q->nr_waiters);
+			if (!yield_task) {
+				yield_task = w->task;
+				get_task_struct(yield_task);
+			}
 			wake_up_process(w->task);
-			i++;
+			if (i + 1 == p.exit_after)
+				starve_exit(site, q);
 		}
-		hsema_stat_add(wakes, i);
+		list_for_each_entry(w, &q->waiters, node) {
+			if (woken == p.wake)
+				break;
+			if (w->state == HSEMA_W_QUEUED) {
+				wake_waiter(site, q, w);
+				woken++;
+			}
+		}
 	}
-	if ((was_starving || p.enter) && !p.starving)
-		hsema_stat_inc(starve_exit);
+	trace_hsema_released(&site->key, count, p.grant, woken,
+			     q ? q->nr_waiters : 0);
 	if (out) {
 		out->granted = p.grant;
-		out->woken = p.wake;
+		out->woken = woken;
 	}
 unlock:
-	raw_spin_unlock(&b->lock);
+	site_unlock(site);
 	hsema_queue_free(dead);
-	hsema_key_put(&key);
 	if (yield_task) {
 		if (may_yield)
 			hsema_directed_yield(yield_task);
@@ -512,20 +600,54 @@ unlock:
 	return ret;
 }
 
-int hsema_query(u32 __user *uaddr, unsigned int flags, struct hsema_query *qr)
+int hsema_wait(u32 __user *uaddr, unsigned int flags, const ktime_t *deadline,
+	       u64 starve_ns)
 {
-	struct hsema_bucket *b;
-	struct hsema_queue *q;
-	struct hsema_key key;
+	struct hsema_site site;
 	int ret;
 
-	ret = hsema_key_get(uaddr, flags & HSEMA_F_SHARED, &key);
+	ret = hsema_site_user(&site, uaddr, flags & HSEMA_F_SHARED);
 	if (ret)
 		return ret;
-	b = hsema_bucket(&key);
+	ret = hsema_wait_site(&site, TASK_INTERRUPTIBLE, deadline,
+			      (flags & HSEMA_WAIT_REALTIME) ?
+			      CLOCK_REALTIME : CLOCK_MONOTONIC, starve_ns);
+	hsema_site_put(&site);
+	return ret;
+}
 
-	raw_spin_lock(&b->lock);
-	q = hsema_queue_find(b, &key);
+int hsema_wake(u32 __user *uaddr, unsigned int flags, u32 count,
+	       bool may_yield, struct hsema_wake *out)
+{
+	struct hsema_site site;
+	int ret;
+
+	ret = hsema_site_user(&site, uaddr, flags & HSEMA_F_SHARED);
+	if (ret)
+		return ret;
+	ret = hsema_wake_site(&site, count, flags & HSEMA_WAKE_HANDOFF,
+			      may_yield, out);
+	hsema_site_put(&site);
+	return ret;
+}
+
+int hsema_query(u32 __user *uaddr, unsigned int flags, struct hsema_query *qr)
+{
+	struct hsema_site site;
+	struct hsema_queue *q;
+	u32 val;
+	int ret;
+
+	ret = hsema_site_user(&site, uaddr, flags & HSEMA_F_SHARED);
+	if (ret)
+		return ret;
+	/* Nothing to write, but the word must exist, as for the others. */
+	if (get_user(val, uaddr)) {
+		hsema_site_put(&site);
+		return -EFAULT;
+	}
+	site_lock(&site);
+	q = site_queue(&site);
 	if (q) {
 		qr->nr_waiters = q->nr_waiters;
 		qr->nr_woken = q->nr_woken;
@@ -536,7 +658,7 @@ int hsema_query(u32 __user *uaddr, unsigned int flags, struct hsema_query *qr)
 						  node)->ticket;
 		qr->head_wait_ns = waited_ns(queue_head(q), ktime_get_ns());
 	}
-	raw_spin_unlock(&b->lock);
-	hsema_key_put(&key);
+	site_unlock(&site);
+	hsema_site_put(&site);
 	return 0;
 }

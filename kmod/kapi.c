@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Kernel-resident semaphores: the same word protocol, ticket queue and
+ * starvation handoff as user words, with the word in kernel memory and a
+ * lock and queue of the semaphore's own.
+ *
+ * The lock is a raw spinlock taken with interrupts disabled, because
+ * release may come from a hard interrupt, and on PREEMPT_RT a spinlock_t
+ * would sleep there.  From NMI even a raw spinlock could deadlock against
+ * the context the NMI interrupted, so an NMI release only adds to a
+ * counter and queues an irq_work, which releases those units soon after.
+ */
+#include <linux/export.h>
+#include <linux/irq_work.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+
+#include "hsema.h"
+
+static void hsema_nmi_release(struct irq_work *work)
+{
+	struct hsema *s = container_of(work, struct hsema, nmi_work);
+	unsigned int n = atomic_xchg(&s->nmi_pending, 0);
+
+	if (n)
+		hsema_release(s, n);
+}
+
+void hsema_init(struct hsema *s, unsigned int value)
+{
+	struct hsema_key key = { .obj = s };
+
+	s->word = min(value, HSEMA_VALUE_MAX);
+	raw_spin_lock_init(&s->lock);
+	hsema_queue_init(&s->q, &key);
+	s->starve_ns = 0;
+	atomic_set(&s->nmi_pending, 0);
+	init_irq_work(&s->nmi_work, hsema_nmi_release);
+}
+EXPORT_SYMBOL_GPL(hsema_init);
+
+/* Per-semaphore starvation threshold in ns; 0 selects the module default. */
+void hsema_set_starve_ns(struct hsema *s, u64 ns)
+{
+	WRITE_ONCE(s->starve_ns, ns);
+}
+EXPORT_SYMBOL_GPL(hsema_set_starve_ns);
+
+/* Returns -EBUSY while tasks wait; flushes releases deferred from NMI. */
+int hsema_destroy(struct hsema *s)
+{
+	irq_work_sync(&s->nmi_work);
+	return hsema_nr_waiters(s) ? -EBUSY : 0;
+}
+EXPORT_SYMBOL_GPL(hsema_destroy);
+
+static void hsema_site_kernel(struct hsema *s, struct hsema_site *site)
+{
+	memset(site, 0, sizeof(*site));
+	site->key = s->q.key;
+	site->lock = &s->lock;
+	site->fixed = &s->q;
+	site->kaddr = &s->word;
+}
+
+/* The fast paths are the userspace ones, on a kernel word. */
+bool hsema_try_acquire(struct hsema *s)
+{
+	u32 v = READ_ONCE(s->word);
+
+	while (!(v & HSEMA_STARVING) && (v & HSEMA_VALUE_MASK)) {
+		if (try_cmpxchg_acquire(&s->word, &v, v - 1))
+			return true;
+	}
+	return false;
+}
+EXPORT_SYMBOL_GPL(hsema_try_acquire);
+
+static int hsema_acquire_state(struct hsema *s, unsigned int state,
+			       const ktime_t *deadline)
+{
+	struct hsema_site site;
+
+	might_sleep();
+	if (hsema_try_acquire(s))
+		return 0;
+	hsema_site_kernel(s, &site);
+	return hsema_wait_site(&site, state, deadline, CLOCK_MONOTONIC,
+			       READ_ONCE(s->starve_ns));
+}
+
+void hsema_acquire(struct hsema *s)
+{
+	hsema_acquire_state(s, TASK_UNINTERRUPTIBLE, NULL);
+}
+EXPORT_SYMBOL_GPL(hsema_acquire);
+
+/* Returns 0, or -EINTR for a signal. */
+int hsema_acquire_interruptible(struct hsema *s)
+{
+	return hsema_acquire_state(s, TASK_INTERRUPTIBLE, NULL);
+}
+EXPORT_SYMBOL_GPL(hsema_acquire_interruptible);
+
+/* Returns 0, or -EINTR for a fatal signal. */
+int hsema_acquire_killable(struct hsema *s)
+{
+	return hsema_acquire_state(s, TASK_KILLABLE, NULL);
+}
+EXPORT_SYMBOL_GPL(hsema_acquire_killable);
+
+/* Killable, for at most @timeout: returns 0, -ETIMEDOUT or -EINTR. */
+int hsema_acquire_timeout(struct hsema *s, ktime_t timeout)
+{
+	ktime_t deadline = ktime_add_safe(ktime_get(), timeout);
+
+	return hsema_acquire_state(s, TASK_KILLABLE, &deadline);
+}
+EXPORT_SYMBOL_GPL(hsema_acquire_timeout);
+
+static int hsema_release_common(struct hsema *s, unsigned int n, bool handoff)
+{
+	struct hsema_site site;
+	u32 v;
+
+	if (!n || n > HSEMA_VALUE_MAX)
+		return -EINVAL;
+	if (in_nmi()) {
+		atomic_add(n, &s->nmi_pending);
+		irq_work_queue(&s->nmi_work);
+		return 0;
+	}
+
+	v = READ_ONCE(s->word);
+	while (!(v & (HSEMA_WAITERS | HSEMA_STARVING))) {
+		if ((v & HSEMA_VALUE_MASK) + n > HSEMA_VALUE_MAX)
+			return -EOVERFLOW;
+		if (try_cmpxchg_release(&s->word, &v, v + n))
+			return 0;
+	}
+	hsema_site_kernel(s, &site);
+	return hsema_wake_site(&site, n, handoff, true, NULL);
+}
+
+/*
+ * Release @n units: from any context.  Returns 0, -EINVAL for n == 0 or
+ * above HSEMA_VALUE_MAX, -EOVERFLOW if the value would pass the maximum.
+ */
+int hsema_release(struct hsema *s, unsigned int n)
+{
+	return hsema_release_common(s, n, false);
+}
+EXPORT_SYMBOL_GPL(hsema_release);
+
+/* Release one unit, granted directly to the head waiter if there is one. */
+int hsema_release_handoff(struct hsema *s)
+{
+	return hsema_release_common(s, 1, true);
+}
+EXPORT_SYMBOL_GPL(hsema_release_handoff);
+
+unsigned int hsema_value(struct hsema *s)
+{
+	return READ_ONCE(s->word) & HSEMA_VALUE_MASK;
+}
+EXPORT_SYMBOL_GPL(hsema_value);
+
+unsigned int hsema_nr_waiters(struct hsema *s)
+{
+	unsigned long flags;
+	unsigned int n;
+
+	raw_spin_lock_irqsave(&s->lock, flags);
+	n = s->q.nr_waiters;
+	raw_spin_unlock_irqrestore(&s->lock, flags);
+	return n;
+}
+EXPORT_SYMBOL_GPL(hsema_nr_waiters);
