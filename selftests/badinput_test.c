@@ -224,6 +224,14 @@ TEST_F(bad, wait_takes_unit)
 	ASSERT_EQ(0, xioctl(self->fd, HSEMA_IOC_WAIT, &w));
 	EXPECT_EQ(1, peek(self->word));
 
+	/* Without TIMEOUT the deadline fields are not looked at. */
+	poke(self->word, 2);
+	w = wait_req(U64(self->word), 0);
+	w.deadline_sec = -1;
+	w.deadline_nsec = -1;
+	ASSERT_EQ(0, xioctl(self->fd, HSEMA_IOC_WAIT, &w));
+	EXPECT_EQ(1, peek(self->word));
+
 	/* Any starvation threshold is valid. */
 	w = wait_req(U64(self->word), 0);
 	w.starve_ns = UINT64_MAX;
@@ -242,6 +250,30 @@ TEST_F(bad, wait_arg_readonly_ok)
 	EXPECT_EQ(0, xioctl(self->fd, HSEMA_IOC_WAIT, w));
 	EXPECT_EQ(4, peek(self->word));
 	munmap(w, PAGE);
+}
+
+/* Argument structures need no particular alignment. */
+TEST_F(bad, arg_unaligned_ok)
+{
+	char *buf = map_page(PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	struct hsema_wait w = wait_req(U64(self->word), 0);
+	struct hsema_wake k = wake_req(U64(self->word), 2, 0);
+	struct hsema_version v;
+
+	ASSERT_NE(NULL, buf);
+	memcpy(buf + 1, &w, sizeof(w));
+	ASSERT_EQ(0, xioctl(self->fd, HSEMA_IOC_WAIT, buf + 1));
+	EXPECT_EQ(4, peek(self->word));
+	memcpy(buf + 3, &k, sizeof(k));
+	ASSERT_EQ(0, xioctl(self->fd, HSEMA_IOC_WAKE, buf + 3));
+	EXPECT_EQ(6, peek(self->word));
+	memcpy(&k, buf + 3, sizeof(k));
+	EXPECT_EQ(0, k.granted);
+	EXPECT_EQ(0, k.woken);
+	ASSERT_EQ(0, xioctl(self->fd, HSEMA_IOC_VERSION, buf + 4093 - sizeof(v)));
+	memcpy(&v, buf + 4093 - sizeof(v), sizeof(v));
+	EXPECT_EQ(HSEMA_ABI_VERSION, v.abi_version);
+	munmap(buf, PAGE);
 }
 
 /* WAKE with no waiters adds count to the value; outputs are zero. */
