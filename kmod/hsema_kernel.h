@@ -91,4 +91,8 @@ int hsema_release_handoff(struct hsema *s);
 unsigned int hsema_value(struct hsema *s);
 unsigned int hsema_nr_waiters(struct hsema *s);
 
+/* The module-wide counters of HSEMA_IOC_STATS (uapi/linux/hsema.h). */
+struct hsema_stats;
+void hsema_stats_read(struct hsema_stats *out);
+
 #endif /* _HSEMA_KERNEL_H */

@@ -63,6 +63,7 @@
  */
 #include <linux/hrtimer.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/uaccess.h>
@@ -635,14 +636,13 @@ int hsema_query(u32 __user *uaddr, unsigned int flags, struct hsema_query *qr)
 {
 	struct hsema_site site;
 	struct hsema_queue *q;
-	u32 val;
 	int ret;
 
 	ret = hsema_site_user(&site, uaddr, flags & HSEMA_F_SHARED);
 	if (ret)
 		return ret;
 	/* Nothing to write, but the word must exist, as for the others. */
-	if (get_user(val, uaddr)) {
+	if (fault_in_readable((const char __user *)uaddr, sizeof(u32))) {
 		hsema_site_put(&site);
 		return -EFAULT;
 	}

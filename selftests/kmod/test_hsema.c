@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The handoff refusal matrix, proven in the kernel.
+ *
+ * For each context a release can come from, queue a waiter on a starving
+ * kernel semaphore, release one unit from that context, and check that:
+ *  - the waiter got the unit, exactly once, and nothing is left over;
+ *  - the releaser gave the waiter its CPU only from sleepable context;
+ *  - everywhere else the yield was refused and counted with the reason
+ *    that context implies.
+ * Results are printed as KTAP; loading fails if any case failed.
+ */
+#define pr_fmt(fmt) fmt
+
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/hrtimer.h>
+#include <linux/interrupt.h>
+#include <linux/kthread.h>
+#include <linux/module.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/timer.h>
+
+#include <linux/hsema.h>
+
+#include "hsema_kernel.h"
+
+enum ctx {
+	CTX_TASK,		/* sleepable: the only one that may yield */
+	CTX_HARDIRQ,		/* hrtimer in HRTIMER_MODE_REL_HARD */
+	CTX_TIMER,		/* timer_list: softirq */
+	CTX_TASKLET,		/* tasklet: softirq */
+	CTX_BH_OFF,		/* task with bottom halves disabled */
+	CTX_SPINLOCK,
+	CTX_IRQS_OFF,
+	CTX_PREEMPT_OFF,
+	CTX_RCU,
+	CTX_NR
+};
+
+static const char *const ctx_name[CTX_NR] = {
+	[CTX_TASK]		= "sleepable_task",
+	[CTX_HARDIRQ]		= "hardirq_hrtimer",
+	[CTX_TIMER]		= "softirq_timer_list",
+	[CTX_TASKLET]		= "softirq_tasklet",
+	[CTX_BH_OFF]		= "bh_disabled",
+	[CTX_SPINLOCK]		= "spinlock_held",
+	[CTX_IRQS_OFF]		= "irqs_disabled",
+	[CTX_PREEMPT_OFF]	= "preempt_disabled",
+	[CTX_RCU]		= "rcu_read_lock",
+};
+
+/* The refusal each context must be counted under; -1: it may yield. */
+static int expected_refusal(enum ctx c)
+{
+	switch (c) {
+	case CTX_TASK:
+		return -1;
+	case CTX_HARDIRQ:
+		return HSEMA_REFUSE_HARDIRQ;
+	case CTX_TIMER:
+	case CTX_TASKLET:
+	case CTX_BH_OFF:
+		return HSEMA_REFUSE_SOFTIRQ;
+	case CTX_SPINLOCK:
+		/* A PREEMPT_RT spinlock sleeps, but disables migration. */
+		return IS_ENABLED(CONFIG_PREEMPT_RT) ?
+			HSEMA_REFUSE_MIGRATE_OFF : HSEMA_REFUSE_PREEMPT_OFF;
+	case CTX_IRQS_OFF:
+		return HSEMA_REFUSE_IRQS_OFF;
+	case CTX_PREEMPT_OFF:
+		return HSEMA_REFUSE_PREEMPT_OFF;
+	case CTX_RCU:
+		return HSEMA_REFUSE_RCU;
+	default:
+		return -2;
+	}
+}
+
+struct test_case {
+	struct hsema sem;
+	enum ctx ctx;
+	int waiter_ret;
+	atomic_t acquired;
+	struct completion acquired_done;
+	int release_ret;
+	struct completion released;
+	struct hrtimer hrtimer;
+	struct timer_list timer;
+	struct tasklet_struct tasklet;
+	spinlock_t lock;
+};
+
+static struct test_case *tc;
+
+static int waiter_fn(void *data)
+{
+	struct test_case *t = data;
+
+	t->waiter_ret = hsema_acquire_killable(&t->sem);
+	if (!t->waiter_ret)
+		atomic_inc(&t->acquired);
+	complete(&t->acquired_done);
+	return 0;
+}
+
+static void do_release(struct test_case *t)
+{
+	t->release_ret = hsema_release(&t->sem, 1);
+	complete(&t->released);
+}
+
+static enum hrtimer_restart hrtimer_fn(struct hrtimer *h)
+{
+	do_release(container_of(h, struct test_case, hrtimer));
+	return HRTIMER_NORESTART;
+}
+
+static void timer_fn(struct timer_list *tl)
+{
+	do_release(from_timer(tc, tl, timer));
+}
+
+static void tasklet_fn(unsigned long data)
+{
+	do_release((struct test_case *)data);
+}
+
+static void release_from(struct test_case *t)
+{
+	unsigned long flags;
+
+	switch (t->ctx) {
+	case CTX_TASK:
+		do_release(t);
+		break;
+	case CTX_HARDIRQ:
+		hrtimer_start(&t->hrtimer, ns_to_ktime(1000),
+			      HRTIMER_MODE_REL_HARD);
+		break;
+	case CTX_TIMER:
+		mod_timer(&t->timer, jiffies + 1);
+		break;
+	case CTX_TASKLET:
+		tasklet_schedule(&t->tasklet);
+		break;
+	case CTX_BH_OFF:
+		local_bh_disable();
+		do_release(t);
+		local_bh_enable();
+		break;
+	case CTX_SPINLOCK:
+		spin_lock(&t->lock);
+		do_release(t);
+		spin_unlock(&t->lock);
+		break;
+	case CTX_IRQS_OFF:
+		local_irq_save(flags);
+		do_release(t);
+		local_irq_restore(flags);
+		break;
+	case CTX_PREEMPT_OFF:
+		preempt_disable();
+		do_release(t);
+		preempt_enable();
+		break;
+	case CTX_RCU:
+		rcu_read_lock();
+		do_release(t);
+		rcu_read_unlock();
+		break;
+	default:
+		break;
+	}
+}
+
+#define CHECK(cond, fmt, ...) do {					\
+		if (!(cond)) {						\
+			pr_info("    # %s: " fmt "\n", ctx_name[c],	\
+				##__VA_ARGS__);				\
+			ok = false;					\
+		}							\
+	} while (0)
+
+static bool run_case(struct test_case *t, enum ctx c)
+{
+	struct hsema_stats before, after;
+	struct task_struct *waiter;
+	u64 refused_total = 0;
+	int want = expected_refusal(c);
+	bool ok = true;
+	int i, tries;
+
+	memset(t, 0, sizeof(*t));
+	t->ctx = c;
+	hsema_init(&t->sem, 0);
+	/* 1 ns: the head waiter is always past it, so every release grants. */
+	hsema_set_starve_ns(&t->sem, 1);
+	init_completion(&t->acquired_done);
+	init_completion(&t->released);
+	atomic_set(&t->acquired, 0);
+	hrtimer_init(&t->hrtimer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	t->hrtimer.function = hrtimer_fn;
+	timer_setup(&t->timer, timer_fn, 0);
+	tasklet_init(&t->tasklet, tasklet_fn, (unsigned long)t);
+	spin_lock_init(&t->lock);
+
+	waiter = kthread_run(waiter_fn, t, "hsema_test_waiter");
+	if (IS_ERR(waiter)) {
+		CHECK(false, "kthread_run: %ld", PTR_ERR(waiter));
+		return false;
+	}
+	for (tries = 0; hsema_nr_waiters(&t->sem) != 1 && tries < 5000; tries++)
+		usleep_range(500, 1000);
+	CHECK(hsema_nr_waiters(&t->sem) == 1, "waiter never queued");
+	if (!ok) {
+		hsema_release(&t->sem, 1);
+		wait_for_completion(&t->acquired_done);
+		return false;
+	}
+	udelay(10);	/* let the head wait past the 1 ns threshold */
+
+	hsema_stats_read(&before);
+	release_from(t);
+	wait_for_completion(&t->released);
+	CHECK(wait_for_completion_timeout(&t->acquired_done, 10 * HZ),
+	      "waiter did not wake up");
+	hsema_stats_read(&after);
+
+	CHECK(t->release_ret == 0, "release returned %d", t->release_ret);
+	CHECK(t->waiter_ret == 0, "waiter returned %d", t->waiter_ret);
+	CHECK(atomic_read(&t->acquired) == 1, "waiter acquired %d times",
+	      atomic_read(&t->acquired));
+	CHECK(hsema_value(&t->sem) == 0, "value %u left over: the unit was counted, not granted",
+	      hsema_value(&t->sem));
+	CHECK(hsema_nr_waiters(&t->sem) == 0, "%u waiters left",
+	      hsema_nr_waiters(&t->sem));
+	CHECK(after.grants - before.grants == 1, "%llu grants",
+	      after.grants - before.grants);
+	CHECK(after.starve_enter - before.starve_enter == 1,
+	      "%llu starvation entries", after.starve_enter - before.starve_enter);
+	for (i = 0; i < HSEMA_REFUSE_NR; i++)
+		refused_total += after.refused[i] - before.refused[i];
+	if (want < 0) {
+		CHECK(after.handoffs - before.handoffs == 1,
+		      "sleepable release did not yield (%llu handoffs)",
+		      after.handoffs - before.handoffs);
+		CHECK(refused_total == 0, "sleepable release refused %llu yields",
+		      refused_total);
+	} else {
+		CHECK(after.handoffs - before.handoffs == 0,
+		      "yielded the CPU from an unsafe context");
+		CHECK(after.refused[want] - before.refused[want] == 1 &&
+		      refused_total == 1,
+		      "refusal not counted once as reason %d (%llu there, %llu in all)",
+		      want, after.refused[want] - before.refused[want],
+		      refused_total);
+	}
+
+	hrtimer_cancel(&t->hrtimer);
+	del_timer_sync(&t->timer);
+	tasklet_kill(&t->tasklet);
+	CHECK(hsema_destroy(&t->sem) == 0, "destroy failed");
+	return ok;
+}
+
+static int __init test_hsema_init(void)
+{
+	int c, failed = 0;
+
+	tc = kzalloc(sizeof(*tc), GFP_KERNEL);
+	if (!tc)
+		return -ENOMEM;
+
+	pr_info("KTAP version 1\n");
+	pr_info("1..%d\n", CTX_NR);
+	for (c = 0; c < CTX_NR; c++) {
+		bool ok = run_case(tc, c);
+
+		pr_info("%sok %d %s\n", ok ? "" : "not ", c + 1, ctx_name[c]);
+		failed += !ok;
+	}
+	pr_info("# test_hsema: %d passed, %d failed\n", CTX_NR - failed, failed);
+	kfree(tc);
+	return failed ? -EINVAL : 0;
+}
+
+static void __exit test_hsema_exit(void)
+{
+}
+
+module_init(test_hsema_init);
+module_exit(test_hsema_exit);
+
+MODULE_DESCRIPTION("hsema: the handoff refusal matrix");
+MODULE_LICENSE("GPL");
