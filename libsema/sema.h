@@ -16,6 +16,7 @@
 #define LIBSEMA_SEMA_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #ifdef __cplusplus
