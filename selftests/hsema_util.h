@@ -334,6 +334,78 @@ static inline int install_handler(int sig, bool restart)
 	return sigaction(sig, &sa, NULL) ? -errno : 0;
 }
 
+/*
+ * A SCHED_FIFO thread pinned to one CPU that spins until stopped: while it
+ * runs, no SCHED_OTHER task can run on that CPU.
+ */
+struct hog {
+	pthread_t thr;
+	atomic_int running;
+	atomic_int stop;
+};
+
+static __attribute__((unused)) void *hog_fn(void *arg)
+{
+	struct hog *h = arg;
+
+	atomic_store(&h->running, 1);
+	while (!atomic_load(&h->stop))
+		;
+	return NULL;
+}
+
+/*
+ * Start a hog at SCHED_FIFO @prio on @cpu; if @wait, return once it
+ * runs.  0 or -errno (-EPERM without CAP_SYS_NICE).
+ */
+static inline int hog_start(struct hog *h, int cpu, int prio, bool wait)
+{
+	struct sched_param sp = { .sched_priority = prio };
+	pthread_attr_t attr;
+	cpu_set_t set;
+	int ret;
+
+	atomic_store(&h->running, 0);
+	atomic_store(&h->stop, 0);
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_attr_init(&attr);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+	pthread_attr_setschedparam(&attr, &sp);
+	pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	ret = pthread_create(&h->thr, &attr, hog_fn, h);
+	pthread_attr_destroy(&attr);
+	if (ret)
+		return -ret;
+	if (wait && wait_atomic_ge(&h->running, 1)) {
+		atomic_store(&h->stop, 1);
+		pthread_join(h->thr, NULL);
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+static inline void hog_stop(struct hog *h)
+{
+	atomic_store(&h->stop, 1);
+	pthread_join(h->thr, NULL);
+}
+
+/* The @n-th CPU (from 0) the calling thread may run on, or -1. */
+static inline int nth_allowed_cpu(int n)
+{
+	cpu_set_t set;
+	int cpu;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return -1;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &set) && n-- == 0)
+			return cpu;
+	return -1;
+}
+
 /* Cheap xorshift PRNG, per thread. */
 static inline unsigned int xrand(unsigned int *state)
 {

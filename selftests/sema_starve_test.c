@@ -264,41 +264,6 @@ TEST_F(starve, exit_when_granted_waited_less)
 	EXPECT_EQ(0, hsema_word(&self->s));
 }
 
-/* A SCHED_FIFO thread that spins until told to stop. */
-struct hog {
-	pthread_t thr;
-	atomic_int stop;
-};
-
-static void *hog_fn(void *arg)
-{
-	struct hog *h = arg;
-
-	while (!atomic_load(&h->stop))
-		;
-	return NULL;
-}
-
-static int hog_start(struct hog *h, int cpu, int prio)
-{
-	struct sched_param sp = { .sched_priority = prio };
-	pthread_attr_t attr;
-	cpu_set_t set;
-	int ret;
-
-	atomic_store(&h->stop, 0);
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	pthread_attr_init(&attr);
-	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-	pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
-	pthread_attr_setschedparam(&attr, &sp);
-	pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
-	ret = pthread_create(&h->thr, &attr, hog_fn, h);
-	pthread_attr_destroy(&attr);
-	return -ret;
-}
-
 /*
  * With STARVING set the fast path is closed even when the word holds a
  * unit.  Try to get there on one CPU (raw waits, threshold 100 ms):
@@ -339,7 +304,7 @@ TEST_F(starve, fastpath_closed_while_starving)
 	}
 	if (sched_setscheduler(0, SCHED_FIFO, &fifo))
 		SKIP(return, "SCHED_FIFO: %s", strerror(errno));
-	ret = hog_start(&hog, cpu, 1);
+	ret = hog_start(&hog, cpu, 1, false);
 	if (ret) {
 		sched_setscheduler(0, SCHED_OTHER, &other);
 		ASSERT_EQ(0, ret) TH_LOG("hog: %s", strerror(-ret));
@@ -349,7 +314,7 @@ TEST_F(starve, fastpath_closed_while_starving)
 	if (q.head_wait_ns >= thr_ns / 2) {
 		atomic_store(&hog.stop, 1);
 		sched_setscheduler(0, SCHED_OTHER, &other);
-		pthread_join(hog.thr, NULL);
+		hog_stop(&hog);
 		SKIP(return, "too slow: head waited %llu ns before release 1",
 		     (unsigned long long)q.head_wait_ns);
 	}
@@ -370,7 +335,7 @@ TEST_F(starve, fastpath_closed_while_starving)
 	ret = sema_tryacquire(&self->s);
 	atomic_store(&hog.stop, 1);
 	ASSERT_EQ(0, sched_setscheduler(0, SCHED_OTHER, &other));
-	pthread_join(hog.thr, NULL);
+	hog_stop(&hog);
 	/* Back to normal: now check. */
 
 	released = 2;
