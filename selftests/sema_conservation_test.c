@@ -29,6 +29,7 @@ static const char *const op_names[O_NR] = {
 
 struct worker {
 	pthread_t thr;
+	pthread_barrier_t *start;
 	sema_t *s;
 	unsigned int seed;
 	long acquired, released, held;
@@ -51,6 +52,7 @@ static void *worker_fn(void *arg)
 	struct worker *w = arg;
 	int i, ret;
 
+	pthread_barrier_wait(w->start);	/* all start together */
 	for (i = 0; i < OPS; i++) {
 		unsigned int r = xrand(&w->seed) % 100;
 		int op;
@@ -148,6 +150,7 @@ FIXTURE(cons) {
 	int fd;
 	sema_t *s;
 	void *map;
+	pthread_barrier_t start;
 	struct worker w[NT];
 };
 
@@ -192,8 +195,10 @@ TEST_F(cons, random_mix)
 	int i, k;
 
 	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+	ASSERT_EQ(0, pthread_barrier_init(&self->start, NULL, NT));
 	for (i = 0; i < NT; i++) {
 		memset(&self->w[i], 0, sizeof(self->w[i]));
+		self->w[i].start = &self->start;
 		self->w[i].s = self->s;
 		self->w[i].seed = 0x9e3779b9U * (i + 1);
 		ASSERT_EQ(0, pthread_create(&self->w[i].thr, NULL, worker_fn,
