@@ -374,6 +374,7 @@ TEST_F(shared, sigkill_around_grant)
 		ASSERT_EQ(0, sema_set_starve_threshold(&shm->s, HSEMA_ALWAYS_STARVE_US));
 		atomic_store(&shm->a_acq, 0);
 		atomic_store(&shm->b_acq, 0);
+		ASSERT_EQ(0, hsema_stats(self->fd, &it0));
 		a = fork_waiter(&shm->s, &shm->a_acq, true, -1);
 		ASSERT_LE(0, a);
 		self->kids[0] = a;
@@ -382,7 +383,6 @@ TEST_F(shared, sigkill_around_grant)
 		ASSERT_LE(0, b);
 		self->kids[1] = b;
 		ASSERT_EQ(0, hsema_wait_queued(self->fd, &shm->s, HSEMA_F_SHARED, 2, &q));
-		ASSERT_EQ(0, hsema_stats(self->fd, &it0));
 
 		if (release_first) {
 			ASSERT_EQ(0, sema_release(&shm->s));
