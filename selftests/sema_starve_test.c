@@ -1,0 +1,574 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Starvation mode and direct grants: a release to a head waiter that has
+ * waited past its threshold enters starvation mode and grants the unit
+ * to it (the value stays 0 and the fast path is closed, newcomers queue
+ * at the tail); the mode ends when the queue empties or a granted waiter
+ * had waited less than its threshold.  sema_release_n() grants exactly
+ * the first n tickets; in normal mode it wakes them and adds the rest to
+ * the value.  sema_release_handoff() grants even in normal mode.  Each
+ * single-unit grant from a plain thread counts one handoff and no refused
+ * yield, and with releaser and waiter on one CPU the yield takes effect.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "kselftest_harness.h"
+#include "hsema_util.h"
+
+#define NW 8
+
+FIXTURE(starve) {
+	int fd;
+	sema_t s;
+	atomic_int seq;
+	struct waiter w[NW];
+};
+
+FIXTURE_SETUP(starve)
+{
+	self->fd = hsema_open();
+	if (self->fd < 0 && errno == ENOENT)
+		SKIP(return, HSEMA_DEVICE " missing: is hsema.ko loaded?");
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %m", HSEMA_DEVICE);
+	ASSERT_EQ(0, sema_init(&self->s, 0, 0));
+	atomic_store(&self->seq, 0);
+}
+
+FIXTURE_TEARDOWN(starve)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/*
+ * Start waiter i (set up by the caller unless @init) and wait until n
+ * waiters are queued.
+ */
+static int start_queued(FIXTURE_DATA(starve) *self, int i, bool init,
+			unsigned int n, struct hsema_query *q)
+{
+	int ret;
+
+	if (init)
+		waiter_init(&self->w[i], &self->s, i, &self->seq);
+	ret = waiter_start(&self->w[i]);
+	if (ret)
+		return ret;
+	return hsema_wait_queued(self->fd, &self->s, 0, n, q);
+}
+
+static int nr_done(FIXTURE_DATA(starve) *self, int n)
+{
+	int i, d = 0;
+
+	for (i = 0; i < n; i++)
+		d += atomic_load(&self->w[i].done);
+	return d;
+}
+
+/*
+ * With a 1 us threshold: the first release enters starvation mode and
+ * grants to the head; while a waiter remains the word shows STARVING, the
+ * value stays 0, tryacquire fails and getvalue reports 0; a newcomer
+ * queues at the tail and is served after the older waiter; the mode ends
+ * when the queue empties.
+ */
+TEST_F(starve, grant_keeps_value_zero)
+{
+	struct hsema_stats st0, st1;
+	struct hsema_query q;
+	unsigned int v = 99, word;
+	__u64 w1_ticket;
+
+	ASSERT_EQ(0, sema_set_starve_threshold(&self->s, HSEMA_ALWAYS_STARVE_US));
+	ASSERT_EQ(0, start_queued(self, 0, true, 1, &q));
+	ASSERT_EQ(0, start_queued(self, 1, true, 2, &q));
+	w1_ticket = q.tail_ticket;
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(&self->w[0]));
+	EXPECT_EQ(0, self->w[0].ret);
+	EXPECT_EQ(0, self->w[0].order);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
+	EXPECT_EQ(1, q.starving);
+	EXPECT_EQ(w1_ticket, q.head_ticket);
+	word = hsema_word(&self->s);
+	EXPECT_EQ(HSEMA_WAITERS | HSEMA_STARVING, word) TH_LOG("word %#x", word);
+	EXPECT_EQ(-EAGAIN, sema_tryacquire(&self->s));
+	EXPECT_EQ(0, sema_getvalue(&self->s, &v));
+	EXPECT_EQ(0, v);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(1, st1.starve_enter - st0.starve_enter);
+	EXPECT_EQ(0, st1.starve_exit - st0.starve_exit);
+	EXPECT_EQ(1, st1.grants - st0.grants);
+	EXPECT_EQ(0, st1.wakes - st0.wakes);
+	EXPECT_EQ(1, st1.handoffs - st0.handoffs);
+	EXPECT_EQ(0, hsema_refused_total(&st1) - hsema_refused_total(&st0));
+
+	/* A newcomer queues at the tail, behind waiter 1. */
+	ASSERT_EQ(0, start_queued(self, 2, true, 2, &q));
+	EXPECT_EQ(w1_ticket, q.head_ticket);
+	EXPECT_LT(w1_ticket, q.tail_ticket);
+	EXPECT_EQ(1, q.starving);
+
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, wait_atomic_ge(&self->seq, 2));
+	EXPECT_TRUE(atomic_load(&self->w[1].done));
+	EXPECT_EQ(1, self->w[1].order);
+	EXPECT_FALSE(atomic_load(&self->w[2].done)) TH_LOG("newcomer overtook");
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
+	EXPECT_EQ(1, q.starving);
+	EXPECT_EQ(0, hsema_value(&self->s));
+
+	/* The last grant empties the queue: the mode ends. */
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(&self->w[2]));
+	EXPECT_EQ(0, self->w[2].ret);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 0, &q));
+	EXPECT_EQ(0, q.starving);
+	word = hsema_word(&self->s);
+	EXPECT_EQ(0, word) TH_LOG("word %#x after the queue emptied", word);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(1, st1.starve_enter - st0.starve_enter);
+	EXPECT_EQ(1, st1.starve_exit - st0.starve_exit);
+	EXPECT_EQ(3, st1.grants - st0.grants);
+	EXPECT_EQ(3, st1.handoffs - st0.handoffs);
+	EXPECT_EQ(0, hsema_refused_total(&st1) - hsema_refused_total(&st0));
+	for (int i = 0; i < 3; i++)
+		waiter_join(&self->w[i]);
+
+	/* Normal mode again: the fast path works. */
+	EXPECT_EQ(0, sema_release(&self->s));
+	EXPECT_EQ(0, sema_tryacquire(&self->s));
+}
+
+/*
+ * The threshold set with sema_set_starve_threshold() is honoured: a head
+ * that has waited less than it is woken normally; one that has waited
+ * more gets a grant.  0 restores the module default (1 ms), far below the
+ * 50 ms the head waits here.
+ */
+TEST_F(starve, threshold_respected)
+{
+	const unsigned int thr_us = 400000;	/* 400 ms */
+	struct hsema_stats st0, st1;
+	struct hsema_query q;
+	int64_t end;
+
+	ASSERT_EQ(0, sema_set_starve_threshold(&self->s, thr_us));
+	ASSERT_EQ(0, start_queued(self, 0, true, 1, &q));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+	if (q.head_wait_ns >= thr_us * 1000ULL / 2)
+		SKIP(return, "too slow: the head waited %llu ns before the release",
+		     (unsigned long long)q.head_wait_ns);
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(&self->w[0]));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(0, st1.starve_enter - st0.starve_enter);
+	EXPECT_EQ(0, st1.grants - st0.grants);
+	EXPECT_EQ(1, st1.wakes - st0.wakes);
+	waiter_join(&self->w[0]);
+
+	/* Now let the head wait past the threshold. */
+	ASSERT_EQ(0, start_queued(self, 1, true, 1, &q));
+	end = now_ns(CLOCK_MONOTONIC) + HSEMA_POLL_MS * 1000000LL;
+	do {
+		msleep(20);
+		ASSERT_EQ(0, hsema_query(self->fd, &self->s, 0, &q));
+		ASSERT_GT(end, now_ns(CLOCK_MONOTONIC))
+			TH_LOG("head_wait_ns stuck at %llu",
+			       (unsigned long long)q.head_wait_ns);
+	} while (q.head_wait_ns <= thr_us * 1000ULL + 20000000ULL);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(&self->w[1]));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(1, st1.starve_enter - st0.starve_enter);
+	EXPECT_EQ(1, st1.grants - st0.grants);
+	EXPECT_EQ(0, st1.wakes - st0.wakes);
+	waiter_join(&self->w[1]);
+
+	/* Module default (1 ms) after resetting to 0. */
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 0, &q));
+	ASSERT_EQ(0, sema_set_starve_threshold(&self->s, 0));
+	ASSERT_EQ(0, start_queued(self, 2, true, 1, &q));
+	msleep(50);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(&self->w[2]));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(1, st1.starve_enter - st0.starve_enter)
+		TH_LOG("a 50 ms wait did not pass the default threshold");
+	EXPECT_EQ(1, st1.grants - st0.grants);
+	waiter_join(&self->w[2]);
+}
+
+/*
+ * The mode ends when a granted waiter had waited less than its own
+ * threshold, even though waiters remain.  Per-waiter thresholds are set
+ * with raw HSEMA_IOC_WAIT calls: A (1 us), then B and C (10 s).
+ */
+TEST_F(starve, exit_when_granted_waited_less)
+{
+	struct hsema_stats st0, st1;
+	struct hsema_query q;
+	unsigned int word;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		waiter_init(&self->w[i], &self->s, i, &self->seq);
+		self->w[i].op = W_RAW_WAIT;
+		self->w[i].rawfd = self->fd;
+		self->w[i].starve_ns = i == 0 ? 1000 : 10000000000ULL;
+		ASSERT_EQ(0, start_queued(self, i, false, i + 1, &q));
+	}
+	msleep(2);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+
+	/* A waited past 1 us: starvation mode, grant to A. */
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(&self->w[0]));
+	EXPECT_EQ(0, self->w[0].ret);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 2, &q));
+	EXPECT_EQ(1, q.starving);
+	EXPECT_NE(0, hsema_word(&self->s) & HSEMA_STARVING);
+
+	/* B is granted, but waited less than 10 s: the mode ends. */
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(&self->w[1]));
+	EXPECT_EQ(0, self->w[1].ret);
+	EXPECT_EQ(1, self->w[1].order);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
+	EXPECT_EQ(0, q.starving);
+	word = hsema_word(&self->s);
+	EXPECT_EQ(HSEMA_WAITERS, word) TH_LOG("word %#x", word);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(1, st1.starve_enter - st0.starve_enter);
+	EXPECT_EQ(1, st1.starve_exit - st0.starve_exit);
+	EXPECT_EQ(2, st1.grants - st0.grants);
+
+	/* Normal mode: C is woken, not granted. */
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(&self->w[2]));
+	EXPECT_EQ(0, self->w[2].ret);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(2, st1.grants - st0.grants);
+	EXPECT_EQ(1, st1.wakes - st0.wakes);
+	EXPECT_EQ(1, st1.starve_enter - st0.starve_enter);
+	for (i = 0; i < 3; i++)
+		waiter_join(&self->w[i]);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 0, &q));
+	EXPECT_EQ(0, hsema_word(&self->s));
+}
+
+/*
+ * With STARVING set the fast path is closed even when the word holds a
+ * unit.  Try to get there on one CPU (raw waits, threshold 100 ms):
+ * release 1 wakes the head in normal mode and leaves value 1; the main
+ * thread runs SCHED_FIFO 2 over a SCHED_FIFO 1 hog, so the woken head
+ * cannot run and take the unit (even if the main thread sleeps in the
+ * kernel) until it has waited past its threshold; release 2 then grants
+ * to the head and enters starvation mode.  If the word then shows
+ * STARVING, a tryacquire must fail.  (The kernel may instead hand the
+ * stray unit to the second waiter at once; then there is nothing to
+ * check but the count.)  Either way units are conserved and the second
+ * waiter is served.
+ */
+TEST_F(starve, fastpath_closed_while_starving)
+{
+	const __u64 thr_ns = 100000000ULL;
+	struct sched_param fifo = { .sched_priority = 2 };
+	struct sched_param other = { .sched_priority = 0 };
+	struct hsema_stats st0, st1, st2;
+	struct hsema_query q, q1;
+	int cpu = first_allowed_cpu();
+	unsigned int word1, word2, v = 99;
+	int released, acquired;
+	bool w0_ran, stuck;
+	struct hog hog;
+	int64_t end;
+	int i, ret;
+
+	ASSERT_EQ(0, pin_self(cpu));
+	for (i = 0; i < 2; i++) {
+		waiter_init(&self->w[i], &self->s, i, &self->seq);
+		self->w[i].op = W_RAW_WAIT;
+		self->w[i].rawfd = self->fd;
+		self->w[i].starve_ns = thr_ns;
+		self->w[i].cpu = cpu;
+		ASSERT_EQ(0, start_queued(self, i, false, i + 1, &q));
+		ASSERT_EQ(0, self->w[i].setup_err);
+	}
+	if (sched_setscheduler(0, SCHED_FIFO, &fifo))
+		SKIP(return, "SCHED_FIFO: %s", strerror(errno));
+	ret = hog_start(&hog, cpu, 1, false);
+	if (ret) {
+		sched_setscheduler(0, SCHED_OTHER, &other);
+		ASSERT_EQ(0, ret) TH_LOG("hog: %s", strerror(-ret));
+	}
+	/* From here until SCHED_OTHER again, the waiters cannot run. */
+	hsema_query(self->fd, &self->s, 0, &q);
+	if (q.head_wait_ns >= thr_ns / 2) {
+		atomic_store(&hog.stop, 1);
+		sched_setscheduler(0, SCHED_OTHER, &other);
+		hog_stop(&hog);
+		SKIP(return, "too slow: head waited %llu ns before release 1",
+		     (unsigned long long)q.head_wait_ns);
+	}
+	hsema_stats(self->fd, &st0);
+	ret = sema_release(&self->s);
+	hsema_query(self->fd, &self->s, 0, &q1);
+	word1 = hsema_word(&self->s);
+	hsema_stats(self->fd, &st1);
+	end = now_ns(CLOCK_MONOTONIC) + 2000000000LL;
+	do {
+		spin_ns(1000000);
+		hsema_query(self->fd, &self->s, 0, &q);
+		stuck = now_ns(CLOCK_MONOTONIC) > end;
+	} while (q.head_wait_ns <= thr_ns + 1000000 && !stuck);
+	w0_ran = atomic_load(&self->w[0].done);
+	ASSERT_EQ(0, sema_release(&self->s));
+	word2 = hsema_word(&self->s);
+	ret = sema_tryacquire(&self->s);
+	atomic_store(&hog.stop, 1);
+	ASSERT_EQ(0, sched_setscheduler(0, SCHED_OTHER, &other));
+	hog_stop(&hog);
+	/* Back to normal: now check. */
+
+	released = 2;
+	acquired = ret == 0;
+	ASSERT_EQ(0, hsema_stats(self->fd, &st2));
+	ASSERT_EQ(0, sema_getvalue(&self->s, &v));
+	TH_LOG("after release 1: word %#x, nr_waiters %u, nr_woken %u",
+	       word1, q1.nr_waiters, q1.nr_woken);
+	TH_LOG("after release 2: word %#x, tryacquire %d, getvalue %u",
+	       word2, ret, v);
+	ASSERT_FALSE(stuck) TH_LOG("head_wait_ns stuck at %llu",
+				   (unsigned long long)q.head_wait_ns);
+	ASSERT_FALSE(w0_ran) TH_LOG("the woken head ran before release 2");
+	EXPECT_EQ(0, st1.starve_enter - st0.starve_enter);
+	EXPECT_EQ(1, st1.wakes - st0.wakes);
+	EXPECT_EQ(1, q1.nr_woken);
+	EXPECT_EQ(HSEMA_WAITERS | 1, word1);
+	EXPECT_EQ(1, st2.starve_enter - st0.starve_enter);
+	if (word2 & HSEMA_STARVING) {
+		EXPECT_EQ(-EAGAIN, ret)
+			TH_LOG("tryacquire took a unit while STARVING");
+	} else {
+		TH_LOG("STARVING was not visible after release 2 (grants +%llu)",
+		       (unsigned long long)(st2.grants - st0.grants));
+	}
+
+	/* W0 returns; serve W1 if it is still queued. */
+	ASSERT_EQ(0, waiter_wait_done(&self->w[0]));
+	EXPECT_EQ(0, self->w[0].ret);
+	acquired++;
+	msleep(20);
+	if (!atomic_load(&self->w[1].done)) {
+		ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
+		ASSERT_EQ(0, sema_release(&self->s));
+		released++;
+	}
+	ASSERT_EQ(0, waiter_wait_done(&self->w[1]));
+	EXPECT_EQ(0, self->w[1].ret);
+	acquired++;
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 0, &q));
+	EXPECT_EQ(0, q.starving);
+	word1 = hsema_word(&self->s);
+	EXPECT_EQ(released - acquired, word1)
+		TH_LOG("final word %#x: %d released, %d acquired", word1,
+		       released, acquired);
+	waiter_join(&self->w[0]);
+	waiter_join(&self->w[1]);
+}
+
+/*
+ * In starvation mode with 5 waiters queued, release_n(3) grants exactly
+ * the first 3 tickets; the other 2 stay queued and the value stays 0.
+ */
+TEST_F(starve, release_n_grants_first_tickets)
+{
+	struct hsema_stats st0, st1;
+	struct hsema_query q;
+	int i;
+
+	ASSERT_EQ(0, sema_set_starve_threshold(&self->s, HSEMA_ALWAYS_STARVE_US));
+	for (i = 0; i < 6; i++)
+		ASSERT_EQ(0, start_queued(self, i, true, i + 1, &q));
+
+	/* Enter starvation mode: waiter 0 is granted, 5 remain. */
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(&self->w[0]));
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 5, &q));
+	ASSERT_EQ(1, q.starving);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+
+	ASSERT_EQ(0, sema_release_n(&self->s, 3));
+	ASSERT_EQ(0, wait_atomic_ge(&self->seq, 4));
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 2, &q));
+	msleep(50);	/* give a wrongly woken waiter time to show up */
+	for (i = 1; i <= 3; i++) {
+		EXPECT_TRUE(atomic_load(&self->w[i].done)) TH_LOG("waiter %d", i);
+		EXPECT_EQ(0, self->w[i].ret);
+	}
+	EXPECT_FALSE(atomic_load(&self->w[4].done));
+	EXPECT_FALSE(atomic_load(&self->w[5].done));
+	EXPECT_EQ(4, nr_done(self, 6));
+	ASSERT_EQ(0, hsema_query(self->fd, &self->s, 0, &q));
+	EXPECT_EQ(2, q.nr_waiters);
+	EXPECT_EQ(1, q.starving);
+	EXPECT_EQ(0, hsema_value(&self->s));
+	EXPECT_EQ(-EAGAIN, sema_tryacquire(&self->s));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(3, st1.grants - st0.grants);
+	EXPECT_EQ(0, st1.wakes - st0.wakes);
+	EXPECT_EQ(0, hsema_refused_total(&st1) - hsema_refused_total(&st0));
+
+	ASSERT_EQ(0, sema_release_n(&self->s, 2));
+	ASSERT_EQ(0, wait_atomic_ge(&self->seq, 6));
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 0, &q));
+	EXPECT_EQ(0, q.starving);
+	EXPECT_EQ(0, hsema_word(&self->s));
+	/* One pass grants several: their return order is the scheduler's. */
+	for (i = 0; i < 6; i++) {
+		waiter_join(&self->w[i]);
+		EXPECT_EQ(0, self->w[i].ret);
+	}
+	EXPECT_EQ(0, self->w[0].order);
+	for (i = 1; i <= 3; i++)
+		EXPECT_TRUE(self->w[i].order >= 1 && self->w[i].order <= 3)
+			TH_LOG("waiter %d returned %d-th", i, self->w[i].order);
+}
+
+/* Normal mode, 3 waiters: release_n(5) lets all 3 acquire, value 2. */
+TEST_F(starve, release_n_normal_mode)
+{
+	struct hsema_stats st0, st1;
+	struct hsema_query q;
+	unsigned int v = 99;
+	int i;
+
+	ASSERT_EQ(0, sema_set_starve_threshold(&self->s, HSEMA_NO_STARVE_US));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, start_queued(self, i, true, i + 1, &q));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+	ASSERT_EQ(0, sema_release_n(&self->s, 5));
+	ASSERT_EQ(0, wait_atomic_ge(&self->seq, 3));
+	for (i = 0; i < 3; i++) {
+		waiter_join(&self->w[i]);
+		EXPECT_EQ(0, self->w[i].ret);
+	}
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 0, &q));
+	ASSERT_EQ(0, sema_getvalue(&self->s, &v));
+	EXPECT_EQ(2, v);
+	EXPECT_EQ(2, hsema_word(&self->s));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(0, st1.grants - st0.grants);
+	EXPECT_EQ(0, st1.starve_enter - st0.starve_enter);
+	EXPECT_EQ(3, st1.wakes - st0.wakes);
+}
+
+/*
+ * sema_release_handoff() grants to the head even in normal mode: the unit
+ * never reaches the word, the next waiter stays queued, and the stats
+ * count one grant and one handoff with no refused yield.
+ */
+TEST_F(starve, handoff_normal_mode)
+{
+	struct hsema_stats st0, st1;
+	struct hsema_query q;
+	int ret;
+
+	ASSERT_EQ(0, sema_set_starve_threshold(&self->s, HSEMA_NO_STARVE_US));
+	ASSERT_EQ(0, start_queued(self, 0, true, 1, &q));
+	ASSERT_EQ(0, start_queued(self, 1, true, 2, &q));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+
+	ASSERT_EQ(0, sema_release_handoff(&self->s));
+	ret = sema_tryacquire(&self->s);
+	EXPECT_EQ(-EAGAIN, ret) TH_LOG("the handed-off unit reached the word");
+	if (ret == 0)
+		sema_release(&self->s);
+	ASSERT_EQ(0, waiter_wait_done(&self->w[0]));
+	EXPECT_EQ(0, self->w[0].ret);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
+	EXPECT_FALSE(atomic_load(&self->w[1].done));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(1, st1.grants - st0.grants);
+	EXPECT_EQ(0, st1.wakes - st0.wakes);
+	EXPECT_EQ(1, st1.handoffs - st0.handoffs);
+	EXPECT_EQ(0, hsema_refused_total(&st1) - hsema_refused_total(&st0));
+	EXPECT_EQ(0, hsema_value(&self->s));
+
+	ASSERT_EQ(0, sema_release_handoff(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(&self->w[1]));
+	EXPECT_EQ(0, self->w[1].ret);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 0, &q));
+	EXPECT_EQ(0, hsema_word(&self->s));
+	waiter_join(&self->w[0]);
+	waiter_join(&self->w[1]);
+
+	/* Without waiters a handoff is a plain release. */
+	ASSERT_EQ(0, sema_release_handoff(&self->s));
+	EXPECT_EQ(1, hsema_value(&self->s));
+}
+
+/*
+ * With the releaser and the waiter pinned to one CPU, the directed yield
+ * after a grant takes effect: yields increases.  Every single-unit grant
+ * from this plain thread counts one handoff and no refusal.  Run with
+ * starvation-mode grants (@handoff false) and with release_handoff.
+ */
+static void yield_pinned(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(starve) *self, bool handoff)
+{
+	const int iters = 5;
+	struct hsema_stats st0, st1;
+	struct hsema_query q;
+	int cpu = first_allowed_cpu();
+	int i;
+
+	ASSERT_EQ(0, sema_set_starve_threshold(&self->s, handoff ?
+			HSEMA_NO_STARVE_US : HSEMA_ALWAYS_STARVE_US));
+	ASSERT_EQ(0, pin_self(cpu));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+	for (i = 0; i < iters; i++) {
+		waiter_init(&self->w[0], &self->s, 0, NULL);
+		self->w[0].cpu = cpu;
+		ASSERT_EQ(0, start_queued(self, 0, false, 1, &q));
+		ASSERT_EQ(0, self->w[0].setup_err);
+		msleep(1);
+		ASSERT_EQ(0, handoff ? sema_release_handoff(&self->s) :
+				       sema_release(&self->s));
+		ASSERT_EQ(0, waiter_wait_done(&self->w[0]));
+		waiter_join(&self->w[0]);
+		EXPECT_EQ(0, self->w[0].ret);
+	}
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	TH_LOG("%d grants: handoffs +%llu, yields +%llu, refused +%llu", iters,
+	       (unsigned long long)(st1.handoffs - st0.handoffs),
+	       (unsigned long long)(st1.yields - st0.yields),
+	       (unsigned long long)(hsema_refused_total(&st1) -
+				    hsema_refused_total(&st0)));
+	EXPECT_EQ(iters, st1.grants - st0.grants);
+	EXPECT_EQ(iters, st1.handoffs - st0.handoffs);
+	EXPECT_LT(0, st1.yields - st0.yields);
+	EXPECT_GE(st1.handoffs - st0.handoffs, st1.yields - st0.yields);
+	EXPECT_EQ(0, hsema_refused_total(&st1) - hsema_refused_total(&st0));
+	EXPECT_EQ(0, hsema_word(&self->s));
+}
+
+TEST_F(starve, yield_pinned_starving)
+{
+	yield_pinned(_metadata, self, false);
+}
+
+TEST_F(starve, yield_pinned_handoff)
+{
+	yield_pinned(_metadata, self, true);
+}
+
+TEST_HARNESS_MAIN
