@@ -409,13 +409,11 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 		}
 		if (to && !to->task) {
 			dead = leave_queue(site, &w, HSEMA_LEAVE_TIMEOUT);
-			hsema_stat_inc(timeouts);
 			ret = -ETIMEDOUT;
 			break;
 		}
 		if (signal_pending_state(state, current)) {
 			dead = leave_queue(site, &w, HSEMA_LEAVE_SIGNAL);
-			hsema_stat_inc(interrupts);
 			ret = site->uaddr ? -ERESTARTSYS : -EINTR;
 			break;
 		}
