@@ -9,7 +9,7 @@
 #   make check-debug     the same on the debug kernel (built and cached)
 #   make bench           the benchmarks, in one guest
 #   make vm KERNEL=6.12 CMD='...'   run a command in a guest
-#   make install         install libsema, its header and man pages
+#   make install         install libsema, hsemastat, the headers and man pages
 #   make deps            install the build and test dependencies (root)
 #
 # KDIR defaults to the running kernel's build directory, else to the
