@@ -108,7 +108,7 @@ struct ht_replay {
 	size_t nactive, cap_active;
 	struct ht_releaser *rel;
 	size_t nrel, cap_rel;
-	unsigned long lineno, events, keys, max_depth;
+	unsigned long lineno, events, keys, max_depth, passes;
 	unsigned long counts[HT_NR_KINDS];
 	bool partial, failed;
 	struct ht_violation v;
@@ -612,6 +612,7 @@ static int ev_woken(struct ht_replay *r, struct ht_key *k,
 	w->woken = true;
 	if (k->pass_ticket) {
 		k->pass_ticket = 0;	/* the passed wake: no release's */
+		r->passes++;
 	} else {
 		if (!k->run_granted && !k->run_woken) {
 			k->run_task = ev->task;
@@ -717,6 +718,8 @@ static int ev_starvation(struct ht_replay *r, struct ht_key *k,
 {
 	bool after_grant = k->last_kind == HT_GRANTED;
 
+	if (check_depth(r, k, ev, line))
+		return -1;
 	if (ev->kind == HT_STARVE_ENTER) {
 		if (k->starving)
 			return FAIL(k, "starvation entered twice");
@@ -736,7 +739,7 @@ static int ev_starvation(struct ht_replay *r, struct ht_key *k,
 		k->starving = false;
 		k->must_leave = false;
 	}
-	return check_depth(r, k, ev, line);
+	return 0;
 }
 
 static int ev_released(struct ht_replay *r, struct ht_key *k,
@@ -993,6 +996,11 @@ unsigned long ht_replay_max_depth(const struct ht_replay *r)
 	return r->max_depth;
 }
 
+unsigned long ht_replay_passes(const struct ht_replay *r)
+{
+	return r->passes;
+}
+
 void ht_print_violation(const struct ht_replay *r, FILE *f)
 {
 	if (!r->failed)
@@ -1008,8 +1016,8 @@ void ht_print_summary(const struct ht_replay *r, FILE *f)
 {
 	int i;
 
-	fprintf(f, "%lu lines, %lu hsema events, %lu keys, deepest queue %lu\n",
-		r->lineno, r->events, r->keys, r->max_depth);
+	fprintf(f, "%lu lines, %lu hsema events, %lu keys, deepest queue %lu, %lu wakes passed on\n",
+		r->lineno, r->events, r->keys, r->max_depth, r->passes);
 	for (i = 0; i < HT_NR_KINDS; i++)
 		fprintf(f, "  %-20s %lu\n", ht_kind_name(i), r->counts[i]);
 }

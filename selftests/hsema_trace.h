@@ -97,11 +97,15 @@ int ht_replay_finish(struct ht_replay *r);
 /* The first violation, or NULL. */
 const struct ht_violation *ht_replay_violation(const struct ht_replay *r);
 unsigned long ht_replay_count(const struct ht_replay *r, enum ht_kind kind);
-/* Lines read, events replayed, keys seen, the deepest queue. */
+/*
+ * Lines read, events replayed, keys seen, the deepest queue, wakes that a
+ * leaving woken waiter passed on.
+ */
 unsigned long ht_replay_lines(const struct ht_replay *r);
 unsigned long ht_replay_events(const struct ht_replay *r);
 unsigned long ht_replay_keys(const struct ht_replay *r);
 unsigned long ht_replay_max_depth(const struct ht_replay *r);
+unsigned long ht_replay_passes(const struct ht_replay *r);
 
 void ht_print_violation(const struct ht_replay *r, FILE *f);
 void ht_print_summary(const struct ht_replay *r, FILE *f);

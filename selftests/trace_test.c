@@ -52,7 +52,7 @@
  * twice, leaves starvation after a grant and wakes the rest, a handoff;
  * then the queue empties and starts over at ticket 1 three times (a
  * timeout, a fault, a grant that ends starvation).  B: a woken waiter
- * times out and passes its wake on; a release with nobody queued.
+ * faults and passes its wake on; a release with nobody queued.
  */
 static const char valid_trace[] =
 	HEADER("37")
@@ -75,7 +75,7 @@ static const char valid_trace[] =
 	EV(200, "starvation", KA " left depth=1")
 	EV(200, "woken", KA " ticket=4 depth=1 pid=104")
 	EV(200, "released", KA " n=3 granted=2 woken=1 depth=1")
-	EV(201, "timedout", KB " ticket=1 depth=1 pid=201")
+	EV(201, "faulted", KB " ticket=1 depth=1 pid=201")
 	EV(201, "woken", KB " ticket=2 depth=1 pid=202")
 	/* A comm with a space and dashes, and options/record-tgid. */
 	"   my prod-2-200 (    200) [000] d..1.  1022: hsema_handoff: pid=101 yielded\n"
@@ -99,8 +99,8 @@ TEST(valid_trace_passes)
 {
 	static const unsigned long want[HT_NR_KINDS] = {
 		[HT_QUEUED] = 9, [HT_WOKEN] = 5, [HT_REQUEUED] = 1,
-		[HT_GRANTED] = 3, [HT_ACQUIRED] = 3, [HT_TIMEDOUT] = 2,
-		[HT_INTERRUPTED] = 1, [HT_FAULTED] = 1,
+		[HT_GRANTED] = 3, [HT_ACQUIRED] = 3, [HT_TIMEDOUT] = 1,
+		[HT_INTERRUPTED] = 1, [HT_FAULTED] = 2,
 		[HT_STARVE_ENTER] = 2, [HT_STARVE_LEAVE] = 2,
 		[HT_RELEASED] = 6, [HT_HANDOFF_YIELDED] = 1,
 		[HT_HANDOFF_REFUSED] = 1,
@@ -117,6 +117,7 @@ TEST(valid_trace_passes)
 	EXPECT_EQ(37, ht_replay_events(r));
 	EXPECT_EQ(2, ht_replay_keys(r));
 	EXPECT_EQ(3, ht_replay_max_depth(r));
+	EXPECT_EQ(1, ht_replay_passes(r));
 	for (k = 0; k < HT_NR_KINDS; k++)
 		EXPECT_EQ(want[k], ht_replay_count(r, k))
 			TH_LOG("%s", ht_kind_name(k));
@@ -266,7 +267,7 @@ TEST(wake_not_passed_on)
 		EV(102, "queued", KA " ticket=2 depth=2 pid=102")
 		EV(200, "woken", KA " ticket=1 depth=2 pid=101")
 		EV(200, "released", KA " n=1 granted=0 woken=1 depth=2")
-		EV(101, "timedout", KA " ticket=1 depth=1 pid=101")
+		EV(101, "faulted", KA " ticket=1 depth=1 pid=101")
 		EV(103, "acquired", KA " ticket=0 depth=1 pid=103"),
 		6, "did not pass to ticket 2");
 }
@@ -723,14 +724,15 @@ static void scene_timeout_signal(struct __test_metadata *_metadata, int fd,
 /*
  * On one CPU, with the waiter SCHED_IDLE: a release wakes it, and it
  * cannot run before we are done.  Taking the unit first makes it lose and
- * requeue; unmapping the word makes it fault and leave.
+ * requeue; unmapping the word makes it fault and leave, passing its wake
+ * to a second waiter, which faults too.
  */
 static void scene_requeue_fault(struct __test_metadata *_metadata, int fd,
 				struct seen *seen)
 {
 	int cpu = first_allowed_cpu();
 	cpu_set_t old;
-	struct waiter w;
+	struct waiter w, w2;
 	sema_t *s;
 	int took;
 
@@ -749,13 +751,19 @@ static void scene_requeue_fault(struct __test_metadata *_metadata, int fd,
 	ASSERT_EQ(0, hsema_wait_queued(fd, s, 0, 1, NULL));
 	ASSERT_EQ(0, sema_release(s));
 	took = sema_tryacquire(s);
-	EXPECT_EQ(0, took) TH_LOG("the woken waiter ran first");
+	ASSERT_EQ(0, took) TH_LOG("the woken waiter ran first");
 	/* It has run and gone back to sleep. */
 	ASSERT_EQ(0, hsema_wait_queued(fd, s, 0, 1, NULL));
+
+	waiter_init(&w2, s, 1, NULL);
+	ASSERT_EQ(0, waiter_start(&w2));
+	ASSERT_EQ(0, hsema_wait_queued(fd, s, 0, 2, NULL));
 	ASSERT_EQ(0, sema_release(s));
 	munmap(s, 4096);
 	join_waiter(_metadata, &w, seen);
+	join_waiter(_metadata, &w2, seen);
 	EXPECT_EQ(-EFAULT, w.ret) TH_LOG("the woken waiter ran before the unmap");
+	EXPECT_EQ(-EFAULT, w2.ret);
 	EXPECT_EQ(0, w.setup_err);
 	ASSERT_EQ(0, sched_setaffinity(0, sizeof(old), &old));
 }
@@ -895,7 +903,8 @@ TEST_F_TIMEOUT(live, contention_trace_replays, 120)
 	EXPECT_LE(3 + MIX_MIN, COUNT(HT_WOKEN));
 	EXPECT_LE(3 + MIX_MIN, COUNT(HT_ACQUIRED));
 	EXPECT_LE(1, COUNT(HT_REQUEUED));
-	EXPECT_LE(1, COUNT(HT_FAULTED));
+	EXPECT_LE(2, COUNT(HT_FAULTED));
+	EXPECT_LE(1, ht_replay_passes(r));
 	handoffs = COUNT(HT_HANDOFF_YIELDED) + COUNT(HT_HANDOFF_RUNNING) +
 		   COUNT(HT_HANDOFF_REFUSED);
 	EXPECT_LE(1, handoffs);
