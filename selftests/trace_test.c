@@ -526,8 +526,9 @@ struct mix {
 
 /*
  * Acquire (blocking, or with a deadline of 0.1 to 2 ms), then either use
- * the unit up or give it back at once, plainly or with a handoff: the
- * give-backs are newcomers that beat woken waiters.
+ * the unit up or give it back at once, plainly or with a handoff.  Coming
+ * back for the next unit, a consumer is a newcomer that can beat a woken
+ * waiter to the value (requeues).
  */
 static void *consumer_fn(void *arg)
 {
