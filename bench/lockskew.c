@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Lockskew, the workload of Go's starvation mode (golang/go#13086): a
+ * greedy thread re-acquires the lock at once after each release and holds
+ * it 100 us; an occasional thread asks once per millisecond (1 us
+ * section, then a 1 ms sleep).  What counts is the occasional thread's
+ * longest wait.  examples/lockskew.c explains the workload at length.
+ *
+ * Two placements:
+ *   same-cpu  both threads on the first CPU, the occasional one
+ *             SCHED_BATCH, so that a wake-up does not preempt the greedy
+ *             thread, as a goroutine made runnable by an unlock waits for
+ *             its P;
+ *   spread    the threads on different CPUs, unpinned priorities.
+ */
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench.h"
+#include "clock.h"
+#include "hist.h"
+#include "hstats.h"
+#include "json.h"
+#include "work.h"
+
+#define GREEDY_US	100
+#define OCCASIONAL_US	1
+#define PAUSE_NS	1000000L
+#define TURN_SECS	0.5
+
+struct skew {
+	const struct sem_ops *ops;
+	struct bsem *s;
+	uint64_t deadline;
+	pthread_barrier_t go;
+	uint64_t greedy_iters, occ_iters;
+	uint64_t greedy_ops;
+	struct hist occ;		/* the occasional thread's waits */
+};
+
+static void *greedy(void *arg)
+{
+	struct skew *k = arg;
+
+	pthread_barrier_wait(&k->go);
+	while (ticks() < k->deadline) {
+		k->ops->acquire(k->s);
+		work_iters(k->greedy_iters);
+		k->ops->release(k->s);
+		k->greedy_ops++;
+	}
+	return NULL;
+}
+
+static void *occasional(void *arg)
+{
+	struct timespec pause = { 0, PAUSE_NS };
+	struct skew *k = arg;
+	uint64_t t0, t1;
+
+	pthread_barrier_wait(&k->go);
+	for (;;) {
+		t0 = ticks();
+		if (t0 >= k->deadline)
+			break;
+		k->ops->acquire(k->s);
+		t1 = ticks();
+		hist_add(&k->occ, (int64_t)(t1 - t0) > 0 ? ticks_to_ns(t1 - t0) : 0);
+		work_iters(k->occ_iters);
+		k->ops->release(k->s);
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &pause, NULL);
+	}
+	return NULL;
+}
+
+struct skew_tally {
+	struct hist occ;
+	uint64_t greedy_ops;
+	double secs;
+	struct hsema_stats hs;
+};
+
+static void turn(struct skew *k, bool spread, const struct config *cfg,
+		 double secs, struct skew_tally *t)
+{
+	struct hsema_stats before, after;
+	int cpu0 = cfg->cpus[0], cpu1 = cfg->cpus[1 % cfg->nr_cpus];
+	pthread_t g, o;
+	uint64_t start;
+	int ret;
+
+	k->greedy_ops = 0;
+	memset(&k->occ, 0, sizeof(k->occ));
+	ret = pthread_barrier_init(&k->go, NULL, 3);
+	if (ret)
+		die("pthread_barrier_init", ret);
+	k->ops->init(k->s, 1);
+	g = start_thread(greedy, k, cpu0, false);
+	o = start_thread(occasional, k, spread ? cpu1 : cpu0, !spread);
+	hstats_read(&before);
+	start = ticks();
+	k->deadline = start + ns_to_ticks((uint64_t)(secs * 1e9));
+	pthread_barrier_wait(&k->go);
+	join_thread(g);
+	join_thread(o);
+	hstats_read(&after);
+	k->ops->destroy(k->s);
+	pthread_barrier_destroy(&k->go);
+
+	hist_merge(&t->occ, &k->occ);
+	t->greedy_ops += k->greedy_ops;
+	t->secs += (double)ticks_to_ns(ticks() - start) / 1e9;
+	hstats_add(&t->hs, &before, &after);
+}
+
+void bench_lockskew(const struct config *cfg)
+{
+	static const char *const placement[2] = { "same-cpu", "spread" };
+	struct skew_tally *t = xalloc(sizeof(*t) * NR_IMPL);
+	struct skew *k = xalloc(sizeof(*k));
+	int order[NR_IMPL], n, p, r, i, rounds;
+
+	k->s = xalloc(sizeof(struct bsem));
+	k->greedy_iters = work_iters_for_us(GREEDY_US);
+	k->occ_iters = work_iters_for_us(OCCASIONAL_US);
+	rounds = (int)(cfg->lockskew_secs / TURN_SECS + 0.5);
+	if (rounds < 1)
+		rounds = 1;
+	for (p = 0; p < 2; p++) {
+		if (p == 1 && cfg->nr_cpus < 2)
+			break;
+		memset(t, 0, sizeof(*t) * NR_IMPL);
+		for (r = 0; r < rounds; r++) {
+			n = impl_order(cfg, r, order);
+			for (i = 0; i < n; i++) {
+				k->ops = &sem_ops[order[i]];
+				turn(k, p, cfg, cfg->lockskew_secs / rounds,
+				     &t[order[i]]);
+			}
+		}
+		for (i = 0; i < NR_IMPL; i++) {
+			if (!cfg->impl[i])
+				continue;
+			json_begin();
+			json_str("bench", "lockskew");
+			json_str("impl", sem_ops[i].name);
+			json_str("placement", placement[p]);
+			json_num("secs", t[i].secs);
+			json_int("greedy_us", GREEDY_US);
+			json_int("pause_us", PAUSE_NS / 1000);
+			json_uint("greedy_ops", t[i].greedy_ops);
+			json_uint("occasional_ops", t[i].occ.count);
+			json_hist("occasional_wait_ns", &t[i].occ, 1);
+			if (sem_ops[i].libsema || t[i].hs.waits)
+				hstats_json(&t[i].hs);
+			json_end();
+		}
+	}
+	free(k->s);
+	free(k);
+	free(t);
+}

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Handoff ping-pong: two threads alternate through two semaphores of
+ * value 0.  Ping releases A and acquires B; pong acquires A and releases
+ * B.  Every release finds the other thread waiting (or about to), so each
+ * round trip is two wake-ups: the latency of handing a unit to a sleeper.
+ *
+ * libsema-handoff releases with sema_release_handoff(): the kernel grants
+ * the unit to the waiter and gives it the releaser's CPU (a directed
+ * yield, taken only when the waiter is on the releaser's CPU).  libsema
+ * releases with sema_release(): the waiter is woken and runs when the
+ * scheduler gets to it.  The mutex cannot take part: it must be released
+ * by its owner.
+ *
+ * Two placements: both threads pinned to one CPU, where the yield
+ * matters, and pinned to two CPUs, where it cannot apply.
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "bench.h"
+#include "clock.h"
+#include "hist.h"
+#include "hstats.h"
+#include "json.h"
+
+#define TURN_SECS	0.5
+
+struct pp {
+	const struct sem_ops *ops;
+	struct bsem *a, *b;
+	uint64_t deadline;
+	atomic_bool stop;
+	pthread_barrier_t go;
+	uint64_t trips;
+	struct hist rt;			/* round trips, measured by ping */
+};
+
+static void *ping(void *arg)
+{
+	struct pp *p = arg;
+	uint64_t t0, t1;
+
+	pthread_barrier_wait(&p->go);
+	for (;;) {
+		t0 = ticks();
+		if (t0 >= p->deadline)
+			break;
+		p->ops->release(p->a);
+		p->ops->acquire(p->b);
+		t1 = ticks();
+		hist_add(&p->rt, (int64_t)(t1 - t0) > 0 ? ticks_to_ns(t1 - t0) : 0);
+		p->trips++;
+	}
+	/* The release orders the store before pong's acquire. */
+	atomic_store_explicit(&p->stop, true, memory_order_relaxed);
+	p->ops->release(p->a);
+	return NULL;
+}
+
+static void *pong(void *arg)
+{
+	struct pp *p = arg;
+
+	pthread_barrier_wait(&p->go);
+	for (;;) {
+		p->ops->acquire(p->a);
+		if (atomic_load_explicit(&p->stop, memory_order_relaxed))
+			break;
+		p->ops->release(p->b);
+	}
+	return NULL;
+}
+
+struct pp_tally {
+	struct hist rt;
+	uint64_t trips, ticks;
+	struct hsema_stats hs;
+};
+
+static void turn(struct pp *p, int cpu_ping, int cpu_pong, double secs,
+		 struct pp_tally *t)
+{
+	struct hsema_stats before, after;
+	uint64_t start, end;
+	pthread_t a, b;
+	int ret;
+
+	p->trips = 0;
+	memset(&p->rt, 0, sizeof(p->rt));
+	atomic_store(&p->stop, false);
+	ret = pthread_barrier_init(&p->go, NULL, 3);
+	if (ret)
+		die("pthread_barrier_init", ret);
+	p->ops->init(p->a, 0);
+	p->ops->init(p->b, 0);
+	a = start_thread(ping, p, cpu_ping, false);
+	b = start_thread(pong, p, cpu_pong, false);
+	hstats_read(&before);
+	start = ticks();
+	p->deadline = start + ns_to_ticks((uint64_t)(secs * 1e9));
+	pthread_barrier_wait(&p->go);
+	join_thread(a);
+	end = ticks();
+	join_thread(b);
+	hstats_read(&after);
+	p->ops->destroy(p->a);
+	p->ops->destroy(p->b);
+	pthread_barrier_destroy(&p->go);
+
+	hist_merge(&t->rt, &p->rt);
+	t->trips += p->trips;
+	t->ticks += end - start;
+	hstats_add(&t->hs, &before, &after);
+}
+
+void bench_pingpong(const struct config *cfg)
+{
+	static const char *const placement[2] = { "same-cpu", "two-cpus" };
+	struct pp_tally *t = xalloc(sizeof(*t) * NR_IMPL);
+	struct pp *p = xalloc(sizeof(*p));
+	int order[NR_IMPL], n, pl, r, i, rounds, cpu_pong;
+	double secs;
+
+	p->a = xalloc(sizeof(struct bsem));
+	p->b = xalloc(sizeof(struct bsem));
+	rounds = (int)(cfg->pingpong_secs / TURN_SECS + 0.5);
+	if (rounds < 1)
+		rounds = 1;
+	for (pl = 0; pl < 2; pl++) {
+		if (pl == 1 && cfg->nr_cpus < 2)
+			break;
+		cpu_pong = cfg->cpus[pl];
+		memset(t, 0, sizeof(*t) * NR_IMPL);
+		for (r = 0; r < rounds; r++) {
+			n = impl_order(cfg, r, order);
+			for (i = 0; i < n; i++) {
+				if (sem_ops[order[i]].lock_only)
+					continue;
+				p->ops = &sem_ops[order[i]];
+				turn(p, cfg->cpus[0], cpu_pong,
+				     cfg->pingpong_secs / rounds, &t[order[i]]);
+			}
+		}
+		for (i = 0; i < NR_IMPL; i++) {
+			if (!cfg->impl[i] || sem_ops[i].lock_only)
+				continue;
+			secs = (double)ticks_to_ns(t[i].ticks) / 1e9;
+			json_begin();
+			json_str("bench", "pingpong");
+			json_str("impl", sem_ops[i].name);
+			json_str("placement", placement[pl]);
+			json_num("secs", secs);
+			json_uint("round_trips", t[i].trips);
+			json_num("ns_per_round_trip",
+				 t[i].trips ? secs * 1e9 / (double)t[i].trips : 0);
+			json_hist("round_trip_ns", &t[i].rt, 1);
+			if (sem_ops[i].libsema || t[i].hs.waits)
+				hstats_json(&t[i].hs);
+			json_end();
+		}
+	}
+	free(p->a);
+	free(p->b);
+	free(p);
+	free(t);
+}

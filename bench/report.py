@@ -1,0 +1,756 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""bench/report.py --out DIR: the report of one run of scripts/bench.
+
+Reads DIR/results.jsonl (hsema-bench, in the guest), DIR/callgrind/*.out
+(the fast paths, on the host) and DIR/machine.json, and writes:
+
+  DIR/table.md       the tables and the verdict on every target
+  DIR/summary.csv    one row per measurement, ratios to glibc sem_t
+  DIR/targets.json   the targets, machine-readable
+  DIR/*.png          throughput, wait-time distributions, fairness, lockskew
+
+It first checks that the run is complete (every benchmark, cell and
+implementation present, every number sane) and exits 1 naming what is
+missing; the targets themselves never fail it: a benchmark is not a test.
+Only the standard library, gnuplot and callgrind_annotate are needed.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+BASE = "glibc-sem"              # ratios are to this, as the issue asks
+BENCHES = ("uncontended", "contended", "lockskew", "pingpong")
+LIBSEMA = "libsema"
+HANDOFF = "libsema-handoff"
+STYLE = {                       # colour and point type per implementation
+    "libsema": ("#1f77b4", 7),
+    "libsema-handoff": ("#17becf", 5),
+    "glibc-sem": ("#d62728", 9),
+    "pthread-mutex": ("#ff7f0e", 11),
+    "raw-futex": ("#7f7f7f", 13),
+}
+
+
+class Incomplete(Exception):
+    pass
+
+
+def need(cond, what):
+    if not cond:
+        raise Incomplete(what)
+
+
+def finite(x):
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+# ---------------------------------------------------------------- inputs
+
+def load_results(path):
+    need(os.path.exists(path), f"{path} is missing")
+    recs = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                recs.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise Incomplete(f"{path}:{n}: not JSON: {e}")
+    need(recs and recs[0].get("bench") == "meta",
+         f"{path} does not start with the meta record")
+    need(recs[-1].get("bench") == "end",
+         f"{path} has no end record: the run did not complete")
+    return recs[0], recs[-1], recs[1:-1]
+
+
+def annotate_self_costs(path):
+    """Self (exclusive) Ir of each function, from callgrind_annotate."""
+    try:
+        out = subprocess.run(["callgrind_annotate", "--threshold=100", path],
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise Incomplete(f"callgrind_annotate {path}: {e}")
+    costs = {}
+    for line in out.splitlines():
+        m = re.match(r"\s*([\d,]+)\s+\([^)]*\).*?\s(\S+:\S+)(\s+\[.*\])?$", line)
+        if m and "PROGRAM TOTALS" not in line:
+            fn = m.group(2).split(":", 1)[1]
+            costs[fn] = costs.get(fn, 0) + int(m.group(1).replace(",", ""))
+    return costs
+
+
+def load_callgrind(d):
+    """Per implementation: instructions, atomics and system calls per pair."""
+    need(os.path.isdir(d), f"{d} is missing")
+    with open(os.path.join(d, "pairs")) as f:
+        pairs = int(f.read())
+    res = {}
+    for name in sorted(os.listdir(d)):
+        if not name.endswith(".out"):
+            continue
+        impl = name[:-4]
+        path = os.path.join(d, name)
+        events = totals = None
+        with open(path) as f:
+            for line in f:
+                if line.startswith("events:"):
+                    events = line.split()[1:]
+                elif line.startswith("totals:"):
+                    totals = [int(x) for x in line.split()[1:]]
+        need(events and totals is not None, f"{path}: no events or totals")
+        tot = dict(zip(events, totals + [0] * (len(events) - len(totals))))
+        need(tot.get("Ir", 0) > 0, f"{path}: nothing was counted")
+        # What the harness adds (the loop, the table's wrappers) is the
+        # same for everyone; without it, what the library itself costs.
+        selfc = annotate_self_costs(path)
+        harness = sum(c for fn, c in selfc.items()
+                      if fn == "fastpath_pairs" or fn.endswith("_ops"))
+        res[impl] = {
+            "ir_per_pair": tot["Ir"] / pairs,
+            "lib_ir_per_pair": (tot["Ir"] - harness) / pairs,
+            "atomics_per_pair": tot.get("Ge", 0) / pairs,
+            "syscalls": tot.get("sysCount", 0),
+        }
+    need(res, f"{d}: no callgrind output")
+    return pairs, res
+
+
+# ---------------------------------------------------------------- checks
+
+def check(meta, recs, cg, want_all):
+    """Everything the run should have produced is there and sane."""
+    impls = [i["name"] for i in meta.get("impls", [])]
+    need(impls, "meta lists no implementations")
+    # callgrind counts every implementation hsema-bench knows.
+    need(set(impls) <= set(cg) and (not want_all or set(impls) == set(cg)),
+         f"the guest ran {sorted(impls)}, callgrind counted {sorted(cg)}")
+    need(BASE in impls, f"{BASE} did not run: nothing to compare with")
+    for impl, c in cg.items():
+        need(c["syscalls"] == 0,
+             f"{impl}: {c['syscalls']} system calls on the uncontended path")
+    by = {}
+    for r in recs:
+        need("bench" in r and "impl" in r, f"a record without bench/impl: {r}")
+        need(r["impl"] in impls, f"unknown implementation {r['impl']}")
+        key = (r["bench"], r["impl"], r.get("placement"), r.get("threads"),
+               r.get("cs_us"))
+        need(key not in by, f"duplicate record {key}")
+        by[key] = r
+    cpus = meta.get("cpus", 1)
+    present = {b for b, *_ in by}
+    meta["_present"] = present
+    if want_all:
+        need(present == set(BENCHES), f"benchmarks missing: "
+             f"{sorted(set(BENCHES) - present)}")
+    for impl in impls:
+        if "uncontended" in present:
+            r = by.get(("uncontended", impl, None, None, None))
+            need(r, f"uncontended: no {impl}")
+            need(finite(r["ns_per_pair"]) and r["ns_per_pair"] > 0,
+                 f"uncontended {impl}: ns_per_pair {r['ns_per_pair']}")
+        for t in meta["threads"] if "contended" in present else []:
+            for cs in meta["cs_us"]:
+                r = by.get(("contended", impl, None, t, cs))
+                need(r, f"contended: no {impl} at {t} threads, {cs} us")
+                w = r["wait_ns"]
+                need(r["ops"] > 0 and finite(r["ops_per_sec"]),
+                     f"contended {impl} {t}/{cs}: no operations")
+                need(w["n"] == r["ops"] and len(r["per_thread"]) == t,
+                     f"contended {impl} {t}/{cs}: counts disagree")
+                need(sum(c for _, c in w["buckets"]) == w["n"],
+                     f"contended {impl} {t}/{cs}: histogram incomplete")
+                need(w["p50"] <= w["p99"] <= w["p999"] <= w["max"],
+                     f"contended {impl} {t}/{cs}: percentiles out of order")
+        for pl in ["same-cpu", "spread"][:min(cpus, 2)] \
+                if "lockskew" in present else []:
+            r = by.get(("lockskew", impl, pl, None, None))
+            need(r, f"lockskew {pl}: no {impl}")
+            need(r["greedy_ops"] > 0, f"lockskew {pl} {impl}: greedy idle")
+        if impl == "pthread-mutex" or "pingpong" not in present:
+            continue
+        for pl in ["same-cpu", "two-cpus"][:min(cpus, 2)]:
+            r = by.get(("pingpong", impl, pl, None, None))
+            need(r, f"pingpong {pl}: no {impl}")
+            need(r["round_trips"] > 0, f"pingpong {pl} {impl}: no round trip")
+    for (bench, impl, *_), r in by.items():
+        if impl in (LIBSEMA, HANDOFF):
+            need("hsema" in r, f"{bench} {impl}: no module counters")
+        elif "hsema" in r:
+            need(r["hsema"]["waits"] == 0,
+                 f"{bench} {impl}: the module counted waits while it ran")
+    return impls, by
+
+
+# ---------------------------------------------------------------- helpers
+
+def fmt_ns(ns):
+    if ns is None or not finite(ns):
+        return "–"
+    if ns >= 1e9:
+        return f"{ns / 1e9:.2f} s"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.1f} µs"
+    return f"{ns:.0f} ns"
+
+
+def fmt_ratio(x):
+    return "–" if x is None or not finite(x) else f"{x:.2f}×"
+
+
+def fmt_rate(x):
+    if x >= 1e6:
+        return f"{x / 1e6:.2f} M"
+    if x >= 1e3:
+        return f"{x / 1e3:.1f} k"
+    return f"{x:.0f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or not finite(a) or not finite(b) or b == 0:
+        return None
+    return a / b
+
+
+def table(head, rows, align=None):
+    align = align or ["l"] + ["r"] * (len(head) - 1)
+    sep = ["---:" if a == "r" else "---" for a in align]
+    out = ["| " + " | ".join(head) + " |", "| " + " | ".join(sep) + " |"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def ccdf(buckets, n):
+    """(ns, fraction of acquires that waited at least ns) per bucket."""
+    pts, left = [], n
+    for low, count in buckets:
+        pts.append((max(low, 1), left / n))
+        left -= count
+    return pts
+
+
+# ---------------------------------------------------------------- targets
+
+def verdict(ok):
+    return "**met**" if ok else "**missed**"
+
+
+def targets(meta, impls, by, cg):
+    out = []
+
+    def unc(i):
+        r = by.get(("uncontended", i, None, None, None))
+        return r and r["ns_per_pair"]
+
+    present = meta["_present"]
+    for i in (LIBSEMA, HANDOFF):
+        if i not in impls or "uncontended" not in present:
+            continue
+        rt = ratio(unc(i), unc(BASE))
+        ri = ratio(cg.get(i, {}).get("lib_ir_per_pair"),
+                   cg.get(BASE, {}).get("lib_ir_per_pair"))
+        at = cg.get(i, {}).get("atomics_per_pair")
+        out.append({
+            "target": f"uncontended {i}: ≤ 1.1× glibc, one atomic per operation",
+            "measured": f"{fmt_ratio(rt)} time, {fmt_ratio(ri)} instructions, "
+                        f"{at / 2:.2f} atomics per operation" if at is not None
+                        else fmt_ratio(rt),
+            "ok": rt is not None and rt <= 1.1 and at is not None
+                  and abs(at - 2) < 0.01,
+            "value": rt,
+        })
+
+    if LIBSEMA in impls and "contended" in present:
+        worst = None
+        per_t = []
+        for t in meta["threads"]:
+            rs = [(ratio(by[("contended", LIBSEMA, None, t, cs)]["ops_per_sec"],
+                         by[("contended", BASE, None, t, cs)]["ops_per_sec"]),
+                   cs) for cs in meta["cs_us"]]
+            lo = min(rs)
+            per_t.append(f"{t}t: {fmt_ratio(lo[0])} (at {lo[1]} µs)")
+            worst = lo if worst is None or lo[0] < worst[0] else worst
+        out.append({
+            "target": "contended throughput, libsema (normal mode): "
+                      "≥ 0.9× glibc at every thread count",
+            "measured": "worst per thread count: " + ", ".join(per_t),
+            "ok": worst[0] >= 0.9,
+            "value": worst[0],
+        })
+
+    t, cs = 8, 10
+    for i in (LIBSEMA, HANDOFF):
+        k = ("contended", i, None, t, cs)
+        if i not in impls or "contended" not in present:
+            continue
+        if k not in by:
+            out.append({"target": f"fairness {i} at 8 threads, 10 µs",
+                        "measured": "not in this grid", "ok": None,
+                        "value": None})
+            continue
+        r, g = by[k], by[("contended", BASE, None, t, cs)]
+        p = ratio(r["wait_ns"]["p999"], g["wait_ns"]["p999"])
+        m = ratio(r["wait_ns"]["max"], g["wait_ns"]["max"])
+        j = r["jain"]
+        out.append({
+            "target": f"fairness {i}, 8 threads, 10 µs: p99.9 wait ≤ 0.25×, "
+                      "max wait ≤ 0.1× glibc, Jain ≥ 0.99",
+            "measured": f"p99.9 {fmt_ratio(p)}, max {fmt_ratio(m)}, "
+                        f"Jain {j:.4f} (glibc {g['jain']:.4f})",
+            "ok": p is not None and m is not None and p <= 0.25 and m <= 0.1
+                  and j >= 0.99,
+            "value": [p, m, j],
+        })
+
+    for pl in ("same-cpu", "spread"):
+        k = ("lockskew", LIBSEMA, pl, None, None)
+        if k not in by:
+            continue
+        mx = by[k]["occasional_wait_ns"]["max"]
+        g = by[("lockskew", BASE, pl, None, None)]
+        out.append({
+            "target": f"lockskew ({pl}): libsema's occasional thread waits "
+                      "≤ 2 ms at most, glibc's without bound",
+            "measured": f"libsema {fmt_ns(mx)} "
+                        f"({by[k]['occasional_ops']} acquisitions); glibc "
+                        f"{fmt_ns(g['occasional_wait_ns']['max'])} "
+                        f"({g['occasional_ops']} acquisitions)",
+            "ok": mx <= 2e6,
+            "value": mx,
+        })
+
+    for pl in ("same-cpu", "two-cpus"):
+        k = ("pingpong", HANDOFF, pl, None, None)
+        if k not in by:
+            continue
+        rr = ratio(by[k]["ns_per_round_trip"],
+                   by[("pingpong", BASE, pl, None, None)]["ns_per_round_trip"])
+        nr = ratio(by[("pingpong", LIBSEMA, pl, None, None)]["ns_per_round_trip"],
+                   by[("pingpong", BASE, pl, None, None)]["ns_per_round_trip"]) \
+            if ("pingpong", LIBSEMA, pl, None, None) in by else None
+        out.append({
+            "target": f"ping-pong ({pl}) with the directed yield: ≤ 1.0× glibc",
+            "measured": f"with the yield {fmt_ratio(rr)}, without "
+                        f"{fmt_ratio(nr)}",
+            "ok": rr is not None and rr <= 1.0,
+            "value": rr,
+        })
+    return out
+
+
+# ---------------------------------------------------------------- tables
+
+def markdown(meta, end, machine, impls, by, cg, tg, notes):
+    L = ["<!-- SPDX-License-Identifier: GPL-2.0-only -->"]
+    L.append("# hsema benchmark results\n")
+    L.append("Generated by `scripts/bench` (bench/report.py); the raw records "
+             "are in `results.jsonl`, one row per measurement in "
+             "`summary.csv`.\n")
+    L.append(table(["", ""], [
+        ["host", f"{machine.get('host_cpu', '?')}, "
+                 f"{machine.get('host_cpus', '?')} CPUs, "
+                 f"{machine.get('host_mem_gib', '?')} GiB, Linux "
+                 f"{machine.get('host_kernel', '?')}, load "
+                 f"{' '.join(machine.get('load_before', []))} before the run"],
+        ["guest", f"Linux {meta['kernel']}, {meta['cpus']} vCPUs "
+                  f"({meta.get('cpu_model', '?')}), "
+                  f"{machine.get('qemu', 'QEMU')}"],
+        ["clocks", f"timestamps: {meta['clock']} "
+                   f"({meta['ticks_per_ns']:.3f} ticks/ns; offset between "
+                   f"the CPUs' TSCs bounded by {meta['tsc_skew_ns']} ns, a "
+                   f"loose bound when the host is busy); the guest kernel's "
+                   f"clocksource: {meta.get('kernel_clocksource', '?')}"],
+        ["run", f"{meta['mode']}, {end['secs']:.0f} s of benchmarks, "
+                f"{machine.get('date', '')}"],
+    ] + [["note", n] for n in notes], ["l", "l"]))
+    L.append("")
+    if "TCG" in meta.get("cpu_model", "") or "QEMU" in meta.get("cpu_model", ""):
+        L.append("The guest runs under QEMU's software emulation (TCG): "
+                 "absolute times are those of an emulated CPU, many times "
+                 "slower than the host, and system calls and context switches "
+                 "cost far more relative to plain instructions than on "
+                 "hardware.  Ratios between implementations measured in the "
+                 "same run are what holds.\n")
+
+    L.append("## Targets\n")
+    L.append(table(["target", "measured", "verdict"],
+                   [[t["target"], t["measured"],
+                     "n/a" if t["ok"] is None else verdict(t["ok"])]
+                    for t in tg], ["l", "l", "l"]))
+    L.append("")
+
+    if "uncontended" in meta["_present"]:
+        # 1. uncontended
+        L.append("## 1. Uncontended acquire + release\n")
+        L.append("One thread, a semaphore of value 1: median of the interleaved "
+                 "repetitions in the guest; instructions (Ir), atomic "
+                 "read-modify-writes (callgrind's Ge) and system calls counted by "
+                 "callgrind on the host, per pair, through the benchmark's table "
+                 "of operations and, in *library*, without it.\n")
+        base = by[("uncontended", BASE, None, None, None)]["ns_per_pair"]
+        rows = []
+        for i in impls:
+            r = by[("uncontended", i, None, None, None)]
+            c = cg.get(i, {})
+            rows.append([i, f"{r['ns_per_pair']:.1f}", f"{r['ns_min']:.1f}",
+                         fmt_ratio(ratio(r["ns_per_pair"], base)),
+                         f"{c.get('ir_per_pair', 0):.1f}",
+                         f"{c.get('lib_ir_per_pair', 0):.1f}",
+                         f"{c.get('atomics_per_pair', 0):.2f}",
+                         c.get("syscalls", "?")])
+        L.append(table(["implementation", "ns/pair", "fastest", "vs glibc",
+                        "Ir/pair", "library Ir/pair", "atomics/pair", "syscalls"],
+                       rows))
+        L.append("")
+    if "contended" in meta["_present"]:
+        # 2. throughput
+        L.append("## 2. Contended throughput\n")
+        L.append("Acquisitions per second, all threads together, on a semaphore "
+                 "of value 1 (a lock); the ratio is libsema's to glibc sem_t's.\n")
+        rows = []
+        for cs in meta["cs_us"]:
+            for t in meta["threads"]:
+                row = [f"{cs} µs", t]
+                for i in impls:
+                    row.append(fmt_rate(by[("contended", i, None, t, cs)]
+                                        ["ops_per_sec"]))
+                g = by[("contended", BASE, None, t, cs)]["ops_per_sec"]
+                for i in (LIBSEMA, HANDOFF):
+                    if i in impls:
+                        row.append(fmt_ratio(ratio(
+                            by[("contended", i, None, t, cs)]["ops_per_sec"], g)))
+                rows.append(row)
+        L.append(table(["section", "threads"] + impls +
+                       [f"{i} / glibc" for i in (LIBSEMA, HANDOFF) if i in impls],
+                       rows))
+        L.append("\n![throughput](throughput.png)\n")
+    if "contended" in meta["_present"]:
+        # 3. fairness
+        L.append("## 3. Fairness and tail\n")
+        L.append("Each acquire's wait, from asking to owning (fast-path "
+                 "acquisitions included), and each thread's share: Jain's index "
+                 "(1 = equal shares, 1/n = one thread got all) and the largest "
+                 "share over the smallest.\n")
+        rows = []
+        for cs in meta["cs_us"]:
+            for t in meta["threads"]:
+                g = by[("contended", BASE, None, t, cs)]
+                for i in impls:
+                    r = by[("contended", i, None, t, cs)]
+                    w = r["wait_ns"]
+                    rows.append([f"{cs} µs", t, i, fmt_ns(w["p50"]),
+                                 fmt_ns(w["p99"]), fmt_ns(w["p999"]),
+                                 fmt_ns(w["max"]),
+                                 fmt_ratio(ratio(w["p999"], g["wait_ns"]["p999"])),
+                                 fmt_ratio(ratio(w["max"], g["wait_ns"]["max"])),
+                                 f"{r['jain']:.4f}",
+                                 fmt_ratio(r["max_min"]) if r["max_min"] else "∞"])
+        L.append(table(["section", "threads", "implementation", "p50", "p99",
+                        "p99.9", "max", "p99.9 vs glibc", "max vs glibc", "Jain",
+                        "max/min"], rows, ["l", "r", "l"] + ["r"] * 8))
+        L.append("")
+        for t in meta["threads"]:
+            L.append(f"![waits at {t} threads](waits-{t}t.png)")
+        L.append("\n![fairness](fairness.png)\n")
+
+        L.append("### What the module did for libsema\n")
+        L.append("Counter deltas of HSEMA_IOC_STATS over each cell (all turns): "
+                 "waiters queued, woken to compete, requeued after losing, units "
+                 "granted directly, directed yields taken, starvation episodes.\n")
+        rows = []
+        for cs in meta["cs_us"]:
+            for t in meta["threads"]:
+                for i in (LIBSEMA, HANDOFF):
+                    if i not in impls:
+                        continue
+                    r = by[("contended", i, None, t, cs)]
+                    h = r["hsema"]
+                    rows.append([f"{cs} µs", t, i, r["ops"], h["waits"],
+                                 h["wakes"], h["requeues"], h["grants"],
+                                 h["yields"], h["starve_enter"]])
+        L.append(table(["section", "threads", "implementation", "acquisitions",
+                        "waits", "wakes", "requeues", "grants", "yields",
+                        "starvations"], rows, ["l", "r", "l"] + ["r"] * 7))
+        L.append("")
+    if "lockskew" in meta["_present"]:
+        # 4. lockskew
+        L.append("## 4. Lockskew (golang/go#13086)\n")
+        L.append("A greedy thread holds the lock 100 µs and re-acquires it at "
+                 "once; an occasional thread asks once per millisecond.  "
+                 "*same-cpu*: both on one CPU, the occasional thread "
+                 "SCHED_BATCH (a wake-up does not preempt); *spread*: one CPU "
+                 "each.  Fair would be about one acquisition per 1.1 ms for the "
+                 "occasional thread.\n")
+        rows = []
+        for pl in ("same-cpu", "spread"):
+            for i in impls:
+                r = by.get(("lockskew", i, pl, None, None))
+                if not r:
+                    continue
+                w = r["occasional_wait_ns"]
+                h = r.get("hsema", {})
+                rows.append([pl, i, f"{r['secs']:.1f} s", r["occasional_ops"],
+                             fmt_ns(w["p50"]), fmt_ns(w["p99"]), fmt_ns(w["max"]),
+                             r["greedy_ops"],
+                             h.get("grants", "–"), h.get("starve_enter", "–"),
+                             h.get("yields", "–")])
+        L.append(table(["placement", "implementation", "time", "occasional acq.",
+                        "wait p50", "wait p99", "max wait", "greedy acq.",
+                        "grants", "starvations", "yields"],
+                       rows, ["l", "l"] + ["r"] * 9))
+        L.append("\n![lockskew](lockskew.png)\n")
+    if "pingpong" in meta["_present"]:
+        # 5. ping-pong
+        L.append("## 5. Handoff ping-pong\n")
+        L.append("Two threads alternate through two semaphores of value 0; one "
+                 "round trip is two hand-overs.  libsema-handoff releases with "
+                 "sema_release_handoff() (grant + directed yield), libsema with "
+                 "sema_release() (wake only).\n")
+        rows = []
+        for pl in ("same-cpu", "two-cpus"):
+            g = by.get(("pingpong", BASE, pl, None, None))
+            for i in impls:
+                r = by.get(("pingpong", i, pl, None, None))
+                if not r:
+                    continue
+                h = r.get("hsema", {})
+                rows.append([pl, i, fmt_ns(r["ns_per_round_trip"]),
+                             fmt_ratio(ratio(r["ns_per_round_trip"],
+                                             g["ns_per_round_trip"])),
+                             fmt_ns(r["round_trip_ns"]["p50"]),
+                             fmt_ns(r["round_trip_ns"]["p99"]),
+                             h.get("grants", "–"), h.get("handoffs", "–"),
+                             h.get("yields", "–")])
+        L.append(table(["placement", "implementation", "mean round trip",
+                        "vs glibc", "p50", "p99", "grants", "handoffs", "yields"],
+                       rows, ["l", "l"] + ["r"] * 7))
+    L.append("")
+    return "\n".join(L)
+
+
+def summary_csv(path, meta, impls, by):
+    cols = ["bench", "impl", "placement", "threads", "cs_us", "metric",
+            "value", "ratio_to_glibc", "p50_ns", "p99_ns", "p999_ns",
+            "max_ns", "jain", "max_min"]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        for (bench, impl, pl, t, cs), r in sorted(
+                by.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+            if bench == "uncontended":
+                metric, v, h = "ns_per_pair", r["ns_per_pair"], None
+            elif bench == "contended":
+                metric, v, h = "ops_per_sec", r["ops_per_sec"], r["wait_ns"]
+            elif bench == "lockskew":
+                metric = "occasional_max_wait_ns"
+                h = r["occasional_wait_ns"]
+                v = h["max"]
+            else:
+                metric = "ns_per_round_trip"
+                v, h = r["ns_per_round_trip"], r["round_trip_ns"]
+            b = by.get((bench, BASE, pl, t, cs))
+            bv = None
+            if b:
+                bv = {"uncontended": lambda x: x["ns_per_pair"],
+                      "contended": lambda x: x["ops_per_sec"],
+                      "lockskew": lambda x: x["occasional_wait_ns"]["max"],
+                      "pingpong": lambda x: x["ns_per_round_trip"]}[bench](b)
+            rt = ratio(v, bv)
+            w.writerow([bench, impl, pl or "", t or "", "" if cs is None else cs,
+                        metric, f"{v:.6g}", "" if rt is None else f"{rt:.4f}",
+                        *(["", "", "", ""] if not h else
+                          [h["p50"], h["p99"], h["p999"], h["max"]]),
+                        "" if "jain" not in r else f"{r['jain']:.5f}",
+                        "" if "max_min" not in r or r["max_min"] is None
+                        else f"{r['max_min']:.4f}"])
+
+
+# ---------------------------------------------------------------- plots
+
+def gnuplot(script, tmp):
+    path = os.path.join(tmp, "plot.gp")
+    with open(path, "w") as f:
+        f.write(script)
+    r = subprocess.run(["gnuplot", path], capture_output=True, text=True)
+    need(r.returncode == 0, f"gnuplot failed: {r.stderr.strip()}")
+
+
+def lines(impls, files, title_of=lambda i: i, extra=""):
+    parts = []
+    for i in impls:
+        if i not in files:
+            continue
+        colour, pt = STYLE.get(i, ("#000000", 1))
+        parts.append(f"'{files[i]}' using 1:2 with linespoints lw 2 pt {pt}"
+                     f"{extra} lc rgb '{colour}' title '{title_of(i)}'")
+    return ", \\\n     ".join(parts)
+
+
+def grid_layout(n):
+    cols = 2 if n > 1 else 1
+    return (n + cols - 1) // cols, cols
+
+
+def plots(out, meta, impls, by, tmp):
+    term = "set terminal pngcairo size {w},{h} font 'sans,10'\n"
+    cs_list, threads = meta["cs_us"], meta["threads"]
+    rows, cols = grid_layout(len(cs_list))
+
+    def dat(name, pts):
+        p = os.path.join(tmp, name)
+        with open(p, "w") as f:
+            for x, y in pts:
+                f.write(f"{x} {y}\n")
+        return p
+
+    pngs = []
+    if "contended" in meta["_present"]:
+        # Throughput against threads, one panel per critical section.
+        s = term.format(w=1200, h=450 * rows)
+        s += f"set output '{out}/throughput.png'\n"
+        s += f"set multiplot layout {rows},{cols} title 'Contended throughput " \
+             f"(guest under emulation: compare implementations, not absolutes)'\n"
+        s += "set logscale x 2\nset xtics (" + ", ".join(
+            f"'{t}' {t}" for t in threads) + ")\n"
+        s += f"set xrange [{threads[0] / 1.2}:{threads[-1] * 1.2}]\n"
+        s += "set xlabel 'threads'\nset ylabel 'acquisitions / s'\nset grid\n"
+        s += "set key outside right\nset yrange [0:*]\n"
+        for cs in cs_list:
+            files = {i: dat(f"tp-{i}-{cs}", [(t, by[("contended", i, None, t, cs)]
+                                                ["ops_per_sec"]) for t in threads])
+                     for i in impls}
+            s += f"set title '{cs} us critical section'\n"
+            s += "plot " + lines(impls, files) + "\n"
+        s += "unset multiplot\n"
+        gnuplot(s, tmp)
+
+        # Wait-time distributions: one figure per thread count.
+        for t in threads:
+            s = term.format(w=1200, h=450 * rows)
+            s += f"set output '{out}/waits-{t}t.png'\n"
+            s += f"set multiplot layout {rows},{cols} title 'Wait per acquire, " \
+                 f"{t} threads: fraction of acquires that waited longer than x'\n"
+            s += "set logscale xy\nset format x '10^{%L}'\nset format y '10^{%L}'\n"
+            s += "set xlabel 'wait (ns)'\nset ylabel 'fraction ≥ x'\nset grid\n"
+            s += "set key outside right\n"
+            for cs in cs_list:
+                files = {}
+                lo = 1.0
+                for i in impls:
+                    w = by[("contended", i, None, t, cs)]["wait_ns"]
+                    files[i] = dat(f"w-{i}-{t}-{cs}", ccdf(w["buckets"], w["n"]))
+                    lo = min(lo, 1.0 / w["n"])
+                s += f"set yrange [{lo / 2}:1.5]\n"
+                s += f"set title '{cs} us critical section'\n"
+                s += "plot " + lines(impls, files, extra=" ps 0.6") + "\n"
+            s += "unset multiplot\n"
+            gnuplot(s, tmp)
+
+        # Fairness: Jain's index against threads.
+        s = term.format(w=1200, h=450 * rows)
+        s += f"set output '{out}/fairness.png'\n"
+        s += f"set multiplot layout {rows},{cols} title \"Jain's fairness index " \
+             f"of the threads' shares (1 = equal)\"\n"
+        s += "set logscale x 2\nset xtics (" + ", ".join(
+            f"'{t}' {t}" for t in threads) + ")\n"
+        s += f"set xrange [{threads[0] / 1.2}:{threads[-1] * 1.2}]\n"
+        s += "set xlabel 'threads'\nset ylabel 'Jain index'\nset grid\n"
+        s += "set key outside right\nset yrange [*:1.005]\n"
+        for cs in cs_list:
+            files = {i: dat(f"j-{i}-{cs}", [(t, by[("contended", i, None, t, cs)]
+                                               ["jain"]) for t in threads])
+                     for i in impls}
+            s += f"set title '{cs} us critical section'\n"
+            s += "plot " + lines(impls, files) + "\n"
+        s += "unset multiplot\n"
+        gnuplot(s, tmp)
+        pngs += ["throughput.png", "fairness.png"] + \
+            [f"waits-{t}t.png" for t in threads]
+    if "lockskew" in meta["_present"]:
+        # Lockskew: the occasional thread's waits.
+        pls = [p for p in ("same-cpu", "spread")
+               if ("lockskew", BASE, p, None, None) in by]
+        s = term.format(w=1200, h=450)
+        s += f"set output '{out}/lockskew.png'\n"
+        s += f"set multiplot layout 1,{len(pls)} title \"Lockskew: the " \
+             f"occasional thread's waits (fraction longer than x)\"\n"
+        s += "set logscale xy\nset format x '10^{%L}'\nset format y '10^{%L}'\n"
+        s += "set xlabel 'wait (ns)'\nset ylabel 'fraction ≥ x'\nset grid\n"
+        s += "set key bottom left\nset arrow 1 from 2e6, graph 0 to 2e6, graph 1 " \
+             "nohead dt 2 lc rgb '#555555'\n"
+        for pl in pls:
+            files = {}
+            for i in impls:
+                w = by[("lockskew", i, pl, None, None)]["occasional_wait_ns"]
+                if w["n"]:
+                    files[i] = dat(f"ls-{i}-{pl}", ccdf(w["buckets"], w["n"]))
+            s += f"set title '{pl} (dashed: 2 ms)'\n"
+            s += "plot " + lines(impls, files, extra=" ps 0.6") + "\n"
+        s += "unset multiplot\n"
+        gnuplot(s, tmp)
+        pngs.append("lockskew.png")
+    for p in pngs:
+        with open(os.path.join(out, p), "rb") as f:
+            need(f.read(8) == b"\x89PNG\r\n\x1a\n", f"{p} is not a PNG")
+    return pngs
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True, help="the results directory")
+    ap.add_argument("--smoke", action="store_true",
+                    help="the results are from a smoke run")
+    ap.add_argument("--all", action="store_true",
+                    help="every implementation must have run")
+    ap.add_argument("--note", action="append", default=[],
+                    help="a line for the report's header (repeatable)")
+    a = ap.parse_args()
+    out = os.path.abspath(a.out)
+    try:
+        meta, end, recs = load_results(os.path.join(out, "results.jsonl"))
+        need(meta.get("mode") == ("smoke" if a.smoke else "full"),
+             f"results.jsonl is from a {meta.get('mode')} run")
+        _, cg = load_callgrind(os.path.join(out, "callgrind"))
+        machine = {}
+        mp = os.path.join(out, "machine.json")
+        if os.path.exists(mp):
+            with open(mp) as f:
+                machine = json.load(f)
+        impls, by = check(meta, recs, cg, a.all)
+        tg = targets(meta, impls, by, cg)
+        with tempfile.TemporaryDirectory() as tmp:
+            pngs = plots(out, meta, impls, by, tmp)
+        with open(os.path.join(out, "table.md"), "w") as f:
+            f.write(markdown(meta, end, machine, impls, by, cg, tg, a.note))
+        summary_csv(os.path.join(out, "summary.csv"), meta, impls, by)
+        with open(os.path.join(out, "targets.json"), "w") as f:
+            json.dump(tg, f, indent=1)
+    except Incomplete as e:
+        print(f"report: {e}", file=sys.stderr)
+        return 1
+    except (KeyError, TypeError, ValueError) as e:
+        print(f"report: malformed results: {e!r}", file=sys.stderr)
+        return 1
+    for t in tg:
+        v = "n/a" if t["ok"] is None else ("met" if t["ok"] else "MISSED")
+        print(f"report: {v:6} {t['target']}: {t['measured']}")
+    print(f"report: {len(recs)} records, {len(impls)} implementations, "
+          f"{len(pngs)} plots in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The table of implementations.  Each operation checks its result: a
+ * benchmark that silently stopped synchronising would report nonsense.
+ *
+ * libsema-handoff is libsema with the strictest fairness it offers: a
+ * starvation threshold of 1 us, so that a queue starves, and every
+ * released unit is granted to the head waiter, as soon as anyone waits at
+ * all; and release by sema_release_handoff(), which grants and gives the
+ * CPU to the waiter even in normal mode.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/hsema.h>
+
+#include "sems.h"
+
+/* The handoff variant's starvation threshold, in microseconds. */
+#define HANDOFF_STARVE_US	1
+
+static void fail(const char *what, int err)
+{
+	fprintf(stderr, "hsema-bench: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+static void sema_init_ops(struct bsem *s, unsigned int value)
+{
+	int ret = sema_init(&s->u.sema, value, 0);
+
+	if (ret)
+		fail("sema_init", -ret);
+}
+
+static void handoff_init(struct bsem *s, unsigned int value)
+{
+	int ret;
+
+	sema_init_ops(s, value);
+	ret = sema_set_starve_threshold(&s->u.sema, HANDOFF_STARVE_US);
+	if (ret)
+		fail("sema_set_starve_threshold", -ret);
+}
+
+static void sema_destroy_ops(struct bsem *s)
+{
+	int ret = sema_destroy(&s->u.sema);
+
+	if (ret)
+		fail("sema_destroy", -ret);
+}
+
+static void sema_acquire_ops(struct bsem *s)
+{
+	int ret = sema_acquire(&s->u.sema);
+
+	if (ret)
+		fail("sema_acquire", -ret);
+}
+
+static void sema_release_ops(struct bsem *s)
+{
+	int ret = sema_release(&s->u.sema);
+
+	if (ret)
+		fail("sema_release", -ret);
+}
+
+static void handoff_release(struct bsem *s)
+{
+	int ret = sema_release_handoff(&s->u.sema);
+
+	if (ret)
+		fail("sema_release_handoff", -ret);
+}
+
+static void sem_init_ops(struct bsem *s, unsigned int value)
+{
+	if (sem_init(&s->u.sem, 0, value))
+		fail("sem_init", errno);
+}
+
+static void sem_destroy_ops(struct bsem *s)
+{
+	if (sem_destroy(&s->u.sem))
+		fail("sem_destroy", errno);
+}
+
+static void sem_acquire_ops(struct bsem *s)
+{
+	while (sem_wait(&s->u.sem))
+		if (errno != EINTR)
+			fail("sem_wait", errno);
+}
+
+static void sem_release_ops(struct bsem *s)
+{
+	if (sem_post(&s->u.sem))
+		fail("sem_post", errno);
+}
+
+static void mutex_init_ops(struct bsem *s, unsigned int value)
+{
+	int ret;
+
+	if (value > 1)
+		fail("a mutex holds at most one unit", EINVAL);
+	ret = pthread_mutex_init(&s->u.mutex, NULL);
+	if (ret)
+		fail("pthread_mutex_init", ret);
+	if (!value) {
+		ret = pthread_mutex_lock(&s->u.mutex);
+		if (ret)
+			fail("pthread_mutex_lock", ret);
+	}
+}
+
+static void mutex_destroy_ops(struct bsem *s)
+{
+	int ret = pthread_mutex_destroy(&s->u.mutex);
+
+	if (ret)
+		fail("pthread_mutex_destroy", ret);
+}
+
+static void mutex_acquire_ops(struct bsem *s)
+{
+	int ret = pthread_mutex_lock(&s->u.mutex);
+
+	if (ret)
+		fail("pthread_mutex_lock", ret);
+}
+
+static void mutex_release_ops(struct bsem *s)
+{
+	int ret = pthread_mutex_unlock(&s->u.mutex);
+
+	if (ret)
+		fail("pthread_mutex_unlock", ret);
+}
+
+static void futex_init_ops(struct bsem *s, unsigned int value)
+{
+	futexsem_init(&s->u.fsem, value);
+}
+
+static void futex_destroy_ops(struct bsem *s)
+{
+	(void)s;
+}
+
+static void futex_acquire_ops(struct bsem *s)
+{
+	futexsem_acquire(&s->u.fsem);
+}
+
+static void futex_release_ops(struct bsem *s)
+{
+	futexsem_release(&s->u.fsem);
+}
+
+const struct sem_ops sem_ops[NR_IMPL] = {
+	[IMPL_LIBSEMA] = {
+		.name = "libsema",
+		.desc = "libsema, default: normal mode, starvation after 1 ms",
+		.libsema = true,
+		.init = sema_init_ops,
+		.destroy = sema_destroy_ops,
+		.acquire = sema_acquire_ops,
+		.release = sema_release_ops,
+	},
+	[IMPL_HANDOFF] = {
+		.name = "libsema-handoff",
+		.desc = "libsema, starvation after 1 us, sema_release_handoff()",
+		.libsema = true,
+		.init = handoff_init,
+		.destroy = sema_destroy_ops,
+		.acquire = sema_acquire_ops,
+		.release = handoff_release,
+	},
+	[IMPL_GLIBC] = {
+		.name = "glibc-sem",
+		.desc = "glibc sem_t (sem_wait, sem_post)",
+		.init = sem_init_ops,
+		.destroy = sem_destroy_ops,
+		.acquire = sem_acquire_ops,
+		.release = sem_release_ops,
+	},
+	[IMPL_MUTEX] = {
+		.name = "pthread-mutex",
+		.desc = "glibc pthread_mutex_t, default type",
+		.lock_only = true,
+		.init = mutex_init_ops,
+		.destroy = mutex_destroy_ops,
+		.acquire = mutex_acquire_ops,
+		.release = mutex_release_ops,
+	},
+	[IMPL_FUTEX] = {
+		.name = "raw-futex",
+		.desc = "minimal raw-futex semaphore (value + waiter count)",
+		.init = futex_init_ops,
+		.destroy = futex_destroy_ops,
+		.acquire = futex_acquire_ops,
+		.release = futex_release_ops,
+	},
+};
+
+int impl_by_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < NR_IMPL; i++)
+		if (!strcmp(sem_ops[i].name, name))
+			return i;
+	return -1;
+}
+
+bool sems_have_hsema(void)
+{
+	int fd = open(HSEMA_DEVICE, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
