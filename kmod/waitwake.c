@@ -207,14 +207,47 @@ static void starve_exit(struct hsema_site *site, struct hsema_queue *q)
 	trace_hsema_starvation(&site->key, false, q->nr_waiters);
 }
 
+/*
+ * Tasks to wake once the bucket lock is dropped, as futex does with a
+ * wake_q (whose wake_q_add() modules cannot call): a task woken under the
+ * lock would run only to spin on it.  The waiter's state was changed and
+ * traced under the lock, so waking it late loses nothing, and a wakee
+ * that returned in between only sees a spurious wake-up; the reference
+ * keeps its task_struct alive until then.  Past the array, wake at once.
+ */
+struct hsema_wakeq {
+	unsigned int n;
+	struct task_struct *task[8];
+};
+
+static void wakeq_add(struct hsema_wakeq *wq, struct task_struct *t)
+{
+	if (!wq || wq->n == ARRAY_SIZE(wq->task)) {
+		wake_up_process(t);
+		return;
+	}
+	get_task_struct(t);
+	wq->task[wq->n++] = t;
+}
+
+static void wakeq_wake(struct hsema_wakeq *wq)
+{
+	unsigned int i;
+
+	for (i = 0; i < wq->n; i++) {
+		wake_up_process(wq->task[i]);
+		put_task_struct(wq->task[i]);
+	}
+}
+
 static void wake_waiter(struct hsema_site *site, struct hsema_queue *q,
-			struct hsema_waiter *w)
+			struct hsema_waiter *w, struct hsema_wakeq *wq)
 {
 	w->state = HSEMA_W_WOKEN;
 	q->nr_woken++;
 	hsema_qstat_inc(q, wakes);
 	trace_hsema_woken(&site->key, w, q->nr_waiters);
-	wake_up_process(w->task);
+	wakeq_add(wq, w->task);
 }
 
 enum hsema_leave { HSEMA_LEAVE_TIMEOUT, HSEMA_LEAVE_SIGNAL, HSEMA_LEAVE_FAULT };
@@ -254,7 +287,7 @@ static struct hsema_queue *leave_queue(struct hsema_site *site,
 	if (q->nr_waiters && was_woken) {
 		list_for_each_entry(next, &q->waiters, node) {
 			if (next->state == HSEMA_W_QUEUED) {
-				wake_waiter(site, q, next);
+				wake_waiter(site, q, next, NULL);
 				break;
 			}
 		}
@@ -523,6 +556,7 @@ int hsema_wake_site(struct hsema_site *site, u32 count, bool handoff,
 {
 	struct task_struct *yield_task = NULL;
 	struct hsema_queue *q, *dead = NULL;
+	struct hsema_wakeq wq = { 0 };
 	struct hsema_waiter *w;
 	struct hsema_plan p;
 	u32 old, cur, i, woken = 0;
@@ -569,7 +603,7 @@ retry:
 				yield_task = w->task;
 				get_task_struct(yield_task);
 			}
-			wake_up_process(w->task);
+			wakeq_add(&wq, w->task);
 			if (i + 1 == p.exit_after)
 				starve_exit(site, q);
 		}
@@ -577,7 +611,7 @@ retry:
 			if (woken == p.wake)
 				break;
 			if (w->state == HSEMA_W_QUEUED) {
-				wake_waiter(site, q, w);
+				wake_waiter(site, q, w, &wq);
 				woken++;
 			}
 		}
@@ -590,6 +624,7 @@ retry:
 	}
 unlock:
 	site_unlock(site);
+	wakeq_wake(&wq);
 	hsema_queue_free(dead);
 	if (yield_task) {
 		if (may_yield)
