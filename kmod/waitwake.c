@@ -356,14 +356,17 @@ static int compete(struct hsema_site *site, struct hsema_waiter *w,
 
 		new = (old & HSEMA_VALUE_MASK) | HSEMA_WAITERS |
 		      ((starving || enter) ? HSEMA_STARVING : 0);
-		if (new != old) {
-			ret = word_cmpxchg(site, old, new, &cur);
-			if (ret)
-				return ret;
-			if (cur != old) {
-				old = cur;
-				continue;
-			}
+		/*
+		 * Even when the word already reads so: a word the caller
+		 * cannot write (read-only mapping) must fail with -EFAULT
+		 * here, not queue a waiter no release can reach.
+		 */
+		ret = word_cmpxchg(site, old, new, &cur);
+		if (ret)
+			return ret;
+		if (cur != old) {
+			old = cur;
+			continue;
 		}
 		break;
 	}
