@@ -243,7 +243,13 @@ TEST_F(cons, random_mix)
 	EXPECT_EQ((unsigned int)(INITIAL + released - acquired), word)
 		TH_LOG("flags left set or value wrong");
 	EXPECT_LT(0, st1.waits - st0.waits) TH_LOG("no contention at all");
-	if (variant->thr_us == 1)
+	/*
+	 * With a 1 us threshold every release to a queue is a grant, but the
+	 * scheduler may leave no release facing a waiter: then every wait
+	 * ended in its timeout and there was nothing to grant.
+	 */
+	if (variant->thr_us == 1 &&
+	    st1.waits - st0.waits > st1.timeouts - st0.timeouts)
 		EXPECT_LT(0, st1.grants - st0.grants)
 			TH_LOG("a 1 us threshold never led to a grant");
 	EXPECT_EQ(st1.starve_enter - st0.starve_enter,
