@@ -842,10 +842,16 @@ TEST_F_TIMEOUT(live, contention_trace_replays, 120)
 	ASSERT_EQ(0, tfs_write(self, "events/hsema/enable", "1"));
 	ASSERT_EQ(0, tfs_write(self, "tracing_on", "1"));
 
+	/* Named, so that a scene that stalls says which it was. */
+	TH_LOG("scene: batch grant to starving waiters");
 	scene_starve(_metadata, self->fd, &seen);
+	TH_LOG("scene: batch wake in normal mode");
 	scene_wake(_metadata, self->fd, &seen);
+	TH_LOG("scene: timeout, then signal");
 	scene_timeout_signal(_metadata, self->fd, &seen);
+	TH_LOG("scene: requeue and fault on one CPU");
 	scene_requeue_fault(_metadata, self->fd, &seen);
+	TH_LOG("random mix");
 	run_mix(_metadata, &seen);
 
 	ASSERT_EQ(0, tfs_write(self, "tracing_on", "0"));
