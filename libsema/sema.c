@@ -220,15 +220,16 @@ SEMA_EXPORT int sema_timedacquire(sema_t *s, const struct timespec *abstime,
 	return sema_wait(s, abstime, clock);
 }
 
-SEMA_EXPORT int sema_release_n(sema_t *s, unsigned int n)
+/*
+ * Add @n units: one compare-and-swap while nobody waits or starves, else
+ * the kernel.  Shared by sema_release() and sema_release_n() so that
+ * neither calls the other through the PLT.
+ */
+static inline int sema_add(sema_t *s, unsigned int n)
 {
-	_Atomic uint32_t *w;
-	uint32_t v;
+	_Atomic uint32_t *w = sema_word(s);
+	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
 
-	if (!sema_valid(s) || n == 0 || n > SEMA_VALUE_MAX)
-		return -EINVAL;
-	w = sema_word(s);
-	v = atomic_load_explicit(w, memory_order_relaxed);
 	for (;;) {
 		if (v & (HSEMA_WAITERS | HSEMA_STARVING))
 			return sema_wake(s, n, 0);
@@ -241,9 +242,18 @@ SEMA_EXPORT int sema_release_n(sema_t *s, unsigned int n)
 	}
 }
 
+SEMA_EXPORT int sema_release_n(sema_t *s, unsigned int n)
+{
+	if (!sema_valid(s) || n == 0 || n > SEMA_VALUE_MAX)
+		return -EINVAL;
+	return sema_add(s, n);
+}
+
 SEMA_EXPORT int sema_release(sema_t *s)
 {
-	return sema_release_n(s, 1);
+	if (!sema_valid(s))
+		return -EINVAL;
+	return sema_add(s, 1);
 }
 
 SEMA_EXPORT int sema_release_handoff(sema_t *s)
