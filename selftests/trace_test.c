@@ -722,17 +722,6 @@ static void scene_timeout_signal(struct __test_metadata *_metadata, int fd,
 	EXPECT_EQ(-EINTR, w.ret);
 }
 
-/* Leave @cpu if another CPU is allowed, so a SCHED_IDLE thread has it. */
-static int pin_elsewhere(const cpu_set_t *allowed, int cpu)
-{
-	int c;
-
-	for (c = 0; c < CPU_SETSIZE; c++)
-		if (c != cpu && CPU_ISSET(c, allowed))
-			return pin_self(c);
-	return sched_setaffinity(0, sizeof(*allowed), allowed) ? -errno : 0;
-}
-
 /*
  * On one CPU, with the waiter SCHED_IDLE: a release wakes it, and it
  * cannot run before we are done.  Taking the unit first makes it lose and
@@ -772,12 +761,6 @@ static void scene_requeue_fault(struct __test_metadata *_metadata, int fd,
 	ASSERT_EQ(0, hsema_wait_queued(fd, s, 0, 2, NULL));
 	ASSERT_EQ(0, sema_release(s));
 	munmap(s, 4096);
-	/*
-	 * The order is set; from here the idle waiter must get to run.  On a
-	 * slow kernel (KASAN under emulation) our own polling would starve
-	 * it on the shared CPU for longer than join_waiter() waits.
-	 */
-	ASSERT_EQ(0, pin_elsewhere(&old, cpu));
 	join_waiter(_metadata, &w, seen);
 	join_waiter(_metadata, &w2, seen);
 	EXPECT_EQ(-EFAULT, w.ret) TH_LOG("the woken waiter ran before the unmap");
