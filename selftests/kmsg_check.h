@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kselftest.h"
+
 static const char *const kmsg_splats[] = {
 	"BUG:", "WARNING:", "INFO: possible", "INFO: trying to register",
 	"inconsistent lock state", "DEBUG_LOCKS_WARN_ON", "KASAN:", "UBSAN:",
@@ -74,6 +76,19 @@ static inline int kmsg_count_splats(int fd, const char *prefix, int show)
 	}
 	close(fd);
 	return found;
+}
+
+/*
+ * The "kernel log clean" result that ends a run: no splat since @fd was
+ * opened by kmsg_mark(), showing up to ten of them; a skip when -1.
+ */
+static inline void kmsg_result_clean(int fd)
+{
+	if (fd >= 0)
+		ksft_test_result(kmsg_count_splats(fd, "# kmsg: ", 10) == 0,
+				 "kernel log clean\n");
+	else
+		ksft_test_result_skip("kernel log clean (/dev/kmsg unreadable)\n");
 }
 
 #endif /* HSEMA_KMSG_CHECK_H */
