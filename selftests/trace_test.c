@@ -761,6 +761,13 @@ static void scene_requeue_fault(struct __test_metadata *_metadata, int fd,
 	ASSERT_EQ(0, hsema_wait_queued(fd, s, 0, 2, NULL));
 	ASSERT_EQ(0, sema_release(s));
 	munmap(s, 4096);
+	/*
+	 * The order is set: the waiter need not yield to us any more, and on
+	 * a slow kernel, SCHED_IDLE beside our polling could keep it from
+	 * running for longer than join_waiter() waits.
+	 */
+	ASSERT_EQ(0, pthread_setschedparam(w.thr, SCHED_OTHER,
+					   &(struct sched_param){ 0 }));
 	join_waiter(_metadata, &w, seen);
 	join_waiter(_metadata, &w2, seen);
 	EXPECT_EQ(-EFAULT, w.ret) TH_LOG("the woken waiter ran before the unmap");
