@@ -38,7 +38,8 @@
  * set them fault the page in and retry until they succeed.
  *
  * Normal mode: a release adds to the value and wakes one queued waiter per
- * unit, in ticket order.  A woken waiter stays queued, at its place, and
+ * unit, in ticket order, so that each unit in the value is claimed by a
+ * woken waiter while anybody sleeps.  A woken waiter stays queued, at its place, and
  * competes for the value with everyone else; if it loses it goes back to
  * sleep at the same place (Go's semacquire with lifo=false, and the kernel
  * mutex's optimistic acquirers, make the same trade for throughput).
@@ -498,7 +499,7 @@ struct hsema_plan {
 static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 			 bool handoff, u64 now, struct hsema_plan *p)
 {
-	u32 units = count, left, woken;
+	u32 units = count, left, woken, unclaimed;
 	struct hsema_waiter *w;
 	bool starving;
 
@@ -543,7 +544,15 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 		}
 	}
 	p->counted = units;
-	p->wake = min(units, left - woken);
+	/*
+	 * Every unit in the value is claimed by a woken waiter while anybody
+	 * sleeps.  A grant to a woken waiter that has not run yet (a handoff
+	 * in normal mode) leaves the unit it was woken for in the value with
+	 * no claimant, so wake a sleeper for it too, or it could sit there
+	 * while everyone sleeps.
+	 */
+	unclaimed = p->base + units > woken ? p->base + units - woken : 0;
+	p->wake = min(max(units, unclaimed), left - woken);
 	p->starving = starving && left;
 	p->bits = queue_bits(left, p->starving);
 }

@@ -6,7 +6,9 @@
  * at the tail); the mode ends when the queue empties or a granted waiter
  * had waited less than its threshold.  sema_release_n() grants exactly
  * the first n tickets; in normal mode it wakes them and adds the rest to
- * the value.  sema_release_handoff() grants even in normal mode.  Each
+ * the value.  sema_release_handoff() grants even in normal mode, and when
+ * the waiter it grants had been woken for a unit of the value, it wakes
+ * the next sleeper for that unit.  Each
  * single-unit grant from a plain thread counts one handoff and no refused
  * yield, and with releaser and waiter on one CPU the yield takes effect.
  */
@@ -514,6 +516,84 @@ TEST_F(starve, handoff_normal_mode)
 	/* Without waiters a handoff is a plain release. */
 	ASSERT_EQ(0, sema_release_handoff(&self->s));
 	EXPECT_EQ(1, hsema_value(&self->s));
+}
+
+/*
+ * A handoff can grant to a head waiter that was woken for a unit of the
+ * value and has not run yet.  The unit it was woken for stays in the
+ * value, so the same release must wake the next sleeper for it: without
+ * that wake, that waiter sleeps beside a unit nobody will take.  The
+ * waiters sit on a CPU held by a SCHED_FIFO hog, so neither can run
+ * between the two releases.
+ */
+TEST_F(starve, handoff_to_woken_waiter)
+{
+	int cpu0 = nth_allowed_cpu(0), cpu1 = nth_allowed_cpu(1);
+	struct hsema_query q0, q1, q;
+	struct hsema_wake k;
+	struct hog hog;
+	int i, ret, ret1;
+	unsigned int v;
+	bool w0_ran;
+
+	if (cpu1 < 0)
+		SKIP(return, "needs two CPUs");
+	ASSERT_EQ(0, pin_self(cpu0));
+	ASSERT_EQ(0, sema_set_starve_threshold(&self->s, HSEMA_NO_STARVE_US));
+	for (i = 0; i < 2; i++) {
+		waiter_init(&self->w[i], &self->s, i, &self->seq);
+		self->w[i].cpu = cpu1;
+		ASSERT_EQ(0, start_queued(self, i, false, i + 1, &q));
+		ASSERT_EQ(0, self->w[i].setup_err);
+	}
+	ret = hog_start(&hog, cpu1, 1, true);
+	if (ret == -EPERM)
+		SKIP(return, "SCHED_FIFO not permitted");
+	ASSERT_EQ(0, ret);
+
+	/* Until hog_stop(), the waiters cannot run. */
+	ret = sema_release(&self->s);		/* wakes w0 for the value's unit */
+	hsema_query(self->fd, &self->s, 0, &q0);
+	memset(&k, 0, sizeof(k));
+	k.uaddr = hsema_uaddr(&self->s);
+	k.count = 1;
+	k.flags = HSEMA_WAKE_HANDOFF;
+	ret1 = ioctl(self->fd, HSEMA_IOC_WAKE, &k) ? -errno : 0; /* grants w0 */
+	hsema_query(self->fd, &self->s, 0, &q1);
+	v = hsema_value(&self->s);
+	w0_ran = atomic_load(&self->w[0].done);
+	hog_stop(&hog);
+
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, ret1);
+	/* The scene: w0 woken but not running when the handoff came. */
+	ASSERT_EQ(2, q0.nr_waiters);
+	ASSERT_EQ(1, q0.nr_woken);
+	ASSERT_FALSE(w0_ran);
+	EXPECT_EQ(1, k.granted);
+	EXPECT_EQ(1, k.woken)
+		TH_LOG("no waiter woken for the unit w0 had been woken for");
+	EXPECT_EQ(1, q1.nr_waiters);
+	EXPECT_EQ(1, q1.nr_woken) TH_LOG("value %u", v);
+	EXPECT_EQ(1, v);
+
+	/* w0 returns with its grant, w1 with the value's unit. */
+	ret = waiter_wait_done(&self->w[0]);
+	EXPECT_EQ(0, ret);
+	ret = waiter_wait_done(&self->w[1]);
+	EXPECT_EQ(0, ret) TH_LOG("w1 still asleep beside value %u",
+				 hsema_value(&self->s));
+	if (ret) {
+		sema_release(&self->s);
+		waiter_wait_done(&self->w[1]);
+	}
+	for (i = 0; i < 2; i++) {
+		waiter_join(&self->w[i]);
+		EXPECT_EQ(0, self->w[i].ret);
+	}
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 0, &q));
+	if (!ret)
+		EXPECT_EQ(0, hsema_word(&self->s));
 }
 
 /*
