@@ -697,18 +697,27 @@ static long private_sleepers(int k)
  * The wake probe: with the world frozen, release units to semaphore @k,
  * on which @sleepers threads sleep, in one of several shapes (one
  * release for all, one spare, fewer units than sleepers, one release or
- * handoff per sleeper).  Nobody can barge in, so each unit must reach a
- * sleeper, which takes it and parks: a unit left in the value with a
- * sleeper still asleep at the next checkpoint is a lost wake-up, however
- * rare the release shape that lost it.  Returns the units released.
+ * handoff per sleeper, a release and at once a handoff, which usually
+ * grants the waiter the release woke before it runs).  Nobody can barge
+ * in, so each unit must reach a sleeper, which takes it and parks: a unit
+ * left in the value with a sleeper still asleep at the next checkpoint is
+ * a lost wake-up, however rare the release shape that lost it.  Returns
+ * the units released.
  */
 static long probe_release(int k, long sleepers, unsigned int *rng)
 {
 	sema_t *s = sema_of(k);
-	int shape = xrand(rng) % 5, ret = 0;
+	int shape = xrand(rng) % 6, ret = 0;
 	long n = 0, i;
 
-	if (shape < 3) {
+	if (shape == 5) {
+		ret = sema_release(s);
+		if (!ret) {
+			n = 1;
+			ret = sema_release_handoff(s);
+			n += !ret;
+		}
+	} else if (shape < 3) {
 		n = shape == 0 ? sleepers : shape == 1 ? sleepers + 1 :
 		    1 + xrand(rng) % sleepers;
 		ret = sema_release_n(s, n);
