@@ -11,10 +11,10 @@
 #
 # The module is $HSEMA_KO, else $HSEMA_KBUILD/kmod/hsema.ko (make check
 # sets HSEMA_KBUILD).  HSEMA_LOAD_CYCLES sets the number of cycles
-# (default 10).  The helper that waits is hsema_stress -W, found next to
+# (default 5).  The helper that waits is hsema_stress -W, found next to
 # this script, in ../build/selftests, or at $HSEMA_STRESS.
 ko=${HSEMA_KO:-${HSEMA_KBUILD:+$HSEMA_KBUILD/kmod/hsema.ko}}
-cycles=${HSEMA_LOAD_CYCLES:-10}
+cycles=${HSEMA_LOAD_CYCLES:-5}
 dir=$(dirname "$0")
 kmemleak=/sys/kernel/debug/kmemleak
 
