@@ -559,7 +559,8 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 
 /*
  * Release @count units: grant or wake up to @count waiters in ticket
- * order and add the rest to the word, in one pass under one lock hold.
+ * order (and wake one more for each granted waiter whose unit is still in
+ * the value) and add the rest to the word, in one pass under one lock hold.
  * Callable from any context for kernel semaphores; @may_yield permits the
  * directed yield, which is still refused where scheduling is unsafe.
  */

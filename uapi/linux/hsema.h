@@ -92,8 +92,8 @@ struct hsema_wait {
 };
 
 /*
- * Release @count units of the semaphore at @uaddr: grant or wake up to
- * @count waiters in ticket order and add the rest to the word.  A grant
+ * Release @count units of the semaphore at @uaddr: grant or wake waiters
+ * in ticket order, one per unit, and add the rest to the word.  A grant
  * to a waiter that had been woken for a unit still in the word also wakes
  * the next sleeper for that unit, so @woken can exceed @count - @granted.
  * If the word's value would pass HSEMA_VALUE_MAX, fails with -EOVERFLOW
