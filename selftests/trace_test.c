@@ -723,22 +723,28 @@ static void scene_timeout_signal(struct __test_metadata *_metadata, int fd,
 }
 
 /*
- * On one CPU, with the waiter SCHED_IDLE: a release wakes it, and it
- * cannot run before we are done.  Taking the unit first makes it lose and
- * requeue; unmapping the word makes it fault and leave, passing its wake
- * to a second waiter, which faults too.
+ * The waiters sit on a CPU held by a SCHED_FIFO hog, so a woken waiter
+ * cannot run before we are done (SCHED_IDLE was not enough: on a slow
+ * kernel it still ran first now and then).  Taking the unit first makes
+ * it lose and requeue; unmapping the word makes it fault and leave,
+ * passing its wake to a second waiter, which faults too.
  */
 static void scene_requeue_fault(struct __test_metadata *_metadata, int fd,
 				struct seen *seen)
 {
-	int cpu = first_allowed_cpu();
-	cpu_set_t old;
+	int cpu0 = nth_allowed_cpu(0), cpu1 = nth_allowed_cpu(1);
 	struct waiter w, w2;
+	struct hog hog;
+	cpu_set_t old;
 	int took, ret;
 	sema_t *s;
 
+	if (cpu1 < 0) {
+		TH_LOG("scene left out: it needs two CPUs");
+		return;
+	}
 	ASSERT_EQ(0, sched_getaffinity(0, sizeof(old), &old));
-	ASSERT_EQ(0, pin_self(cpu));
+	ASSERT_EQ(0, pin_self(cpu0));
 	s = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, s);
@@ -746,31 +752,28 @@ static void scene_requeue_fault(struct __test_metadata *_metadata, int fd,
 	ASSERT_EQ(0, sema_set_starve_threshold(s, HSEMA_NO_STARVE_US));
 
 	waiter_init(&w, s, 0, NULL);
-	w.cpu = cpu;
-	w.idle = true;
+	w.cpu = cpu1;
 	ASSERT_EQ(0, waiter_start(&w));
 	ASSERT_EQ(0, hsema_wait_queued(fd, s, 0, 1, NULL));
-	ASSERT_EQ(0, sema_release(s));
+	ret = hog_start(&hog, cpu1, 1, true);
+	ASSERT_EQ(0, ret) TH_LOG("SCHED_FIFO hog: %s", strerror(-ret));
+	ret = sema_release(s);
 	took = sema_tryacquire(s);
+	hog_stop(&hog);
+	ASSERT_EQ(0, ret);
 	ASSERT_EQ(0, took) TH_LOG("the woken waiter ran first");
-	/* It has run and gone back to sleep. */
+	/* It runs now, loses and sleeps again, no longer woken. */
 	ASSERT_EQ(0, hsema_wait_queued(fd, s, 0, 1, NULL));
 
 	waiter_init(&w2, s, 1, NULL);
 	ASSERT_EQ(0, waiter_start(&w2));
 	ASSERT_EQ(0, hsema_wait_queued(fd, s, 0, 2, NULL));
-	ASSERT_EQ(0, sema_release(s));
+	ret = hog_start(&hog, cpu1, 1, true);
+	ASSERT_EQ(0, ret) TH_LOG("SCHED_FIFO hog: %s", strerror(-ret));
+	ret = sema_release(s);
 	munmap(s, 4096);
-	/*
-	 * The order is set: the waiter need not yield to us any more, and on
-	 * a slow kernel, SCHED_IDLE beside our polling could keep it from
-	 * running for longer than join_waiter() waits.  If it has already
-	 * run to its end (ESRCH), there is nothing to change.
-	 */
-	ret = pthread_setschedparam(w.thr, SCHED_OTHER,
-				    &(struct sched_param){ 0 });
-	ASSERT_TRUE(ret == 0 || ret == ESRCH) TH_LOG("SCHED_OTHER: %s",
-						     strerror(ret));
+	hog_stop(&hog);
+	ASSERT_EQ(0, ret);
 	join_waiter(_metadata, &w, seen);
 	join_waiter(_metadata, &w2, seen);
 	EXPECT_EQ(-EFAULT, w.ret) TH_LOG("the woken waiter ran before the unmap");
