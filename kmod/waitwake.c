@@ -39,10 +39,10 @@
  *
  * Normal mode: a release adds to the value and wakes one queued waiter per
  * unit, in ticket order, so that each unit in the value is claimed by a
- * woken waiter while anybody sleeps.  A woken waiter stays queued, at its place, and
- * competes for the value with everyone else; if it loses it goes back to
- * sleep at the same place (Go's semacquire with lifo=false, and the kernel
- * mutex's optimistic acquirers, make the same trade for throughput).
+ * woken waiter while anybody sleeps.  A woken waiter stays queued, at its
+ * place, and competes for the value with everyone else; if it loses it goes
+ * back to sleep at the same place (Go's semacquire with lifo=false, and the
+ * kernel mutex's optimistic acquirers, make the same trade for throughput).
  *
  * Starvation mode (Go's sync.Mutex): when the head waiter has waited longer
  * than its threshold, the queue starves.  The value is absorbed and
