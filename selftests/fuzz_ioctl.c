@@ -1178,9 +1178,7 @@ static void run_scenario(struct rng *r)
 		/* Its bound ran out first: nothing happened mid-call. */
 		sc_late++;
 		expect(K_SCENARIO, err, B(RES_ETIMEDOUT) | B(RES_EINTR), what);
-		munmap(s.x, PAGE);
-		munmap(s.y, PAGE);
-		return;
+		goto unmap;
 	}
 	if (s.queued_err) {
 		complain(K_SCENARIO, "%s: the waiter was never seen queued (%s)",
@@ -1233,6 +1231,7 @@ static void run_scenario(struct rng *r)
 			complain(K_SCENARIO, "%s: word %#x, expected %#x", what,
 				 *s.word, want);
 	}
+unmap:
 	munmap(s.x, PAGE);
 	munmap(s.y, PAGE);
 }
@@ -1437,7 +1436,8 @@ int main(int argc, char **argv)
 						 "%s: %ld calls, results as documented\n",
 						 names[k], calls[k]);
 			else if (k == K_SCENARIO)
-				ksft_test_result(!bad[k] && calls[k], "%s: %ld calls (%ld waits over before the act)\n",
+				ksft_test_result(!bad[k] && calls[k],
+						 "%s: %ld calls (%ld waits over before the act)\n",
 						 names[k], calls[k], sc_late);
 			else
 				ksft_test_result(!bad[k] && calls[k], "%s: %ld calls\n",
