@@ -93,6 +93,11 @@ void hsema_debugfs_init(void)
 	hsema_debugfs = debugfs_create_dir("hsema", NULL);
 	debugfs_create_file("stats", 0444, hsema_debugfs, NULL, &stats_fops);
 	debugfs_create_file("queues", 0400, hsema_debugfs, NULL, &queues_fops);
+	/* For the selftests: see word_inject() in waitwake.c. */
+	debugfs_create_atomic_t("inject_eagain", 0600, hsema_debugfs,
+				&hsema_inject_eagain);
+	debugfs_create_atomic_t("inject_efault", 0600, hsema_debugfs,
+				&hsema_inject_efault);
 }
 
 void hsema_debugfs_exit(void)

@@ -75,6 +75,27 @@
 
 unsigned long hsema_default_starve_ns = NSEC_PER_MSEC;
 
+/*
+ * Fault injection for the tests (debugfs inject_eagain, inject_efault,
+ * root only): the next N compare-and-swaps on user words fail as if the
+ * architecture's LL/SC loop gave up (-EAGAIN, which x86 never returns) or
+ * as if the page refused the store although it faults in writable (a
+ * shadow-stack page).  One read of a shared counter when unused.
+ */
+atomic_t hsema_inject_eagain = ATOMIC_INIT(0);
+atomic_t hsema_inject_efault = ATOMIC_INIT(0);
+
+static int word_inject(void)
+{
+	if (unlikely(atomic_read(&hsema_inject_eagain)) &&
+	    atomic_dec_if_positive(&hsema_inject_eagain) >= 0)
+		return -EAGAIN;
+	if (unlikely(atomic_read(&hsema_inject_efault)) &&
+	    atomic_dec_if_positive(&hsema_inject_efault) >= 0)
+		return -EFAULT;
+	return 0;
+}
+
 /* The lock is taken from hard interrupts for kernel semaphores. */
 static void site_lock(struct hsema_site *site)
 	__acquires(site->lock)
@@ -117,6 +138,9 @@ static int word_cmpxchg(struct hsema_site *site, u32 old, u32 new, u32 *cur)
 		*cur = cmpxchg(site->kaddr, old, new);
 		return 0;
 	}
+	ret = word_inject();
+	if (ret)
+		return ret;
 	pagefault_disable();
 	ret = futex_atomic_cmpxchg_inatomic(cur, site->uaddr, old, new);
 	pagefault_enable();

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/hsema.h>
@@ -212,6 +213,42 @@ TEST_F(dev, stats)
 }
 
 /* QUERY outputs are written whole and reserved stays zero. */
+/*
+ * The module-wide counters describe every user's semaphores: only a
+ * caller with CAP_PERFMON (or CAP_SYS_ADMIN) may read them, as for the
+ * system-wide perf counters; anyone else gets EPERM and no data.
+ */
+TEST_F(dev, stats_needs_perfmon)
+{
+	struct hsema_stats st;
+	int status;
+	pid_t pid;
+
+	if (geteuid())
+		SKIP(return, "needs root to drop to an unprivileged user");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int ret;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		memset(&st, 0xa5, sizeof(st));
+		ret = ioctl(self->fd, HSEMA_IOC_STATS, &st);
+		if (ret == 0)
+			_exit(3);
+		if (errno != EPERM)
+			_exit(4);
+		/* Nothing was written. */
+		_exit(((unsigned char *)&st)[0] == 0xa5 ? 0 : 5);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_NE(3, WEXITSTATUS(status)) TH_LOG("an unprivileged user read the module-wide counters");
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("child exit %d", WEXITSTATUS(status));
+	EXPECT_EQ(0, ioctl(self->fd, HSEMA_IOC_STATS, &st)) TH_LOG("root: %m");
+}
+
 TEST_F(dev, query_outputs)
 {
 	uint32_t *word = mmap(NULL, 4096, PROT_READ | PROT_WRITE,

@@ -8,6 +8,10 @@
  *  - the releaser gave the waiter its CPU only from sleepable context;
  *  - everywhere else the yield was refused and counted with the reason
  *    that context implies.
+ * Then hsema_destroy()'s promise: it returns 0 only once nobody uses the
+ * semaphore any more, so the caller may free it, even while a waiter that
+ * was granted a unit has not run yet.
+ *
  * Results are printed as KTAP; loading fails if any case failed.
  */
 #define pr_fmt(fmt) fmt
@@ -266,23 +270,135 @@ static bool run_case(struct test_case *t, enum ctx c)
 	return ok;
 }
 
+/*
+ * A releaser that cannot be preempted by its waiter (SCHED_FIFO, on the
+ * waiter's CPU) grants the waiter a unit and destroys the semaphore at
+ * once.  The waiter is dequeued but has not run: it still has to take the
+ * semaphore's lock on its way out.  destroy() must wait for it, and only
+ * then return 0; the semaphore is freed right after.
+ */
+struct destroy_case {
+	struct hsema *sem;
+	int waiter_ret;
+	atomic_t waiter_returned;
+	struct completion waiter_done;
+	int release_ret;
+	int destroy_ret;
+	bool queued;
+	bool returned_at_destroy;
+	struct completion releaser_done;
+};
+
+static int destroy_waiter_fn(void *data)
+{
+	struct destroy_case *d = data;
+
+	d->waiter_ret = hsema_acquire_killable(d->sem);
+	atomic_set(&d->waiter_returned, 1);
+	complete(&d->waiter_done);
+	return 0;
+}
+
+static int destroy_releaser_fn(void *data)
+{
+	struct destroy_case *d = data;
+	int tries;
+
+	for (tries = 0; hsema_nr_waiters(d->sem) != 1 && tries < 5000; tries++)
+		usleep_range(500, 1000);
+	d->queued = hsema_nr_waiters(d->sem) == 1;
+	if (d->queued) {
+		/* From here on the waiter cannot run until we sleep. */
+		sched_set_fifo(current);
+		d->release_ret = hsema_release_handoff(d->sem);
+		d->destroy_ret = hsema_destroy(d->sem);
+		d->returned_at_destroy = atomic_read(&d->waiter_returned);
+	}
+	complete(&d->releaser_done);
+	return 0;
+}
+
+static bool run_destroy_case(void)
+{
+	const char *name = "destroy_waits_for_granted_waiter";
+	struct task_struct *waiter, *releaser;
+	struct destroy_case d = { };
+	int cpu = raw_smp_processor_id();
+	bool ok = true;
+
+#define DCHECK(cond, fmt, ...) do {					\
+		if (!(cond)) {						\
+			pr_info("    # %s: " fmt "\n", name, ##__VA_ARGS__); \
+			ok = false;					\
+		}							\
+	} while (0)
+
+	d.sem = kzalloc(sizeof(*d.sem), GFP_KERNEL);
+	if (!d.sem)
+		return false;
+	hsema_init(d.sem, 0);
+	/* Normal mode: the unit moves only by the handoff's grant. */
+	hsema_set_starve_ns(d.sem, 10ULL * NSEC_PER_SEC);
+	init_completion(&d.waiter_done);
+	init_completion(&d.releaser_done);
+	atomic_set(&d.waiter_returned, 0);
+
+	waiter = kthread_create(destroy_waiter_fn, &d, "hsema_test_dwaiter");
+	releaser = kthread_create(destroy_releaser_fn, &d, "hsema_test_drel");
+	if (IS_ERR(waiter) || IS_ERR(releaser)) {
+		DCHECK(false, "kthread_create failed");
+		if (!IS_ERR(waiter))
+			kthread_stop(waiter);
+		if (!IS_ERR(releaser))
+			kthread_stop(releaser);
+		kfree(d.sem);
+		return false;
+	}
+	kthread_bind(waiter, cpu);
+	kthread_bind(releaser, cpu);
+	wake_up_process(waiter);
+	wake_up_process(releaser);
+
+	wait_for_completion(&d.releaser_done);
+	DCHECK(d.queued, "waiter never queued");
+	if (!d.queued)
+		hsema_release(d.sem, 1);
+	DCHECK(d.release_ret == 0, "release returned %d", d.release_ret);
+	DCHECK(d.destroy_ret == 0, "destroy returned %d", d.destroy_ret);
+	DCHECK(d.returned_at_destroy,
+	       "destroy returned while the granted waiter had not left: freeing the semaphore now would be a use after free");
+	/* Wait for the waiter either way, so a failure frees nothing in use. */
+	wait_for_completion(&d.waiter_done);
+	DCHECK(d.waiter_ret == 0, "waiter returned %d", d.waiter_ret);
+	DCHECK(hsema_value(d.sem) == 0, "value %u left over", hsema_value(d.sem));
+	kfree(d.sem);
+	return ok;
+#undef DCHECK
+}
+
 static int __init test_hsema_init(void)
 {
 	int c, failed = 0;
+	bool ok;
 
 	tc = kzalloc(sizeof(*tc), GFP_KERNEL);
 	if (!tc)
 		return -ENOMEM;
 
 	pr_info("KTAP version 1\n");
-	pr_info("1..%d\n", CTX_NR);
+	pr_info("1..%d\n", CTX_NR + 1);
 	for (c = 0; c < CTX_NR; c++) {
 		bool ok = run_case(tc, c);
 
 		pr_info("%sok %d %s\n", ok ? "" : "not ", c + 1, ctx_name[c]);
 		failed += !ok;
 	}
-	pr_info("# test_hsema: %d passed, %d failed\n", CTX_NR - failed, failed);
+	ok = run_destroy_case();
+	pr_info("%sok %d destroy_waits_for_granted_waiter\n", ok ? "" : "not ",
+		CTX_NR + 1);
+	failed += !ok;
+	pr_info("# test_hsema: %d passed, %d failed\n", CTX_NR + 1 - failed,
+		failed);
 	kfree(tc);
 	return failed ? -EINVAL : 0;
 }
