@@ -50,11 +50,12 @@ DEFINE_SHOW_ATTRIBUTE(stats);
 
 /*
  * One line per user-word queue with waiters, after a header line naming
- * the columns.  Kernel semaphores are not hashed and not listed.
+ * the columns.  Kernel semaphores are not hashed and not listed.  The key's
+ * object is printed hashed (%p), as everywhere in the kernel.
  */
 static int queues_show(struct seq_file *m, void *v)
 {
-	unsigned long i, flags;
+	unsigned long i;
 	struct hsema_queue *q;
 	u64 now;
 
@@ -64,15 +65,15 @@ static int queues_show(struct seq_file *m, void *v)
 
 		if (hlist_empty(&b->queues))
 			continue;
-		raw_spin_lock_irqsave(&b->lock, flags);
+		spin_lock(&b->lock);
 		now = ktime_get_ns();
 		hlist_for_each_entry(q, &b->queues, node) {
 			const struct hsema_waiter *head =
 				list_first_entry(&q->waiters,
 						 struct hsema_waiter, node);
 
-			seq_printf(m, "%llx:%llx %d %u %u %d %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu\n",
-				   (u64)(unsigned long)q->key.obj, q->key.off,
+			seq_printf(m, "%p:%llx %d %u %u %d %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu\n",
+				   q->key.obj, q->key.off,
 				   q->key.shared, q->nr_waiters, q->nr_woken,
 				   q->starving, head->ticket,
 				   now - head->queued_ns, q->stats.waits,
@@ -82,7 +83,7 @@ static int queues_show(struct seq_file *m, void *v)
 				   q->stats.starve_enter, q->stats.starve_exit,
 				   q->stats.max_wait_ns);
 		}
-		raw_spin_unlock_irqrestore(&b->lock, flags);
+		spin_unlock(&b->lock);
 	}
 	return 0;
 }
@@ -91,7 +92,8 @@ DEFINE_SHOW_ATTRIBUTE(queues);
 void hsema_debugfs_init(void)
 {
 	hsema_debugfs = debugfs_create_dir("hsema", NULL);
-	debugfs_create_file("stats", 0444, hsema_debugfs, NULL, &stats_fops);
+	/* Root only, as HSEMA_IOC_STATS needs CAP_PERFMON: see main.c. */
+	debugfs_create_file("stats", 0400, hsema_debugfs, NULL, &stats_fops);
 	debugfs_create_file("queues", 0400, hsema_debugfs, NULL, &queues_fops);
 	/* For the selftests: see word_inject() in waitwake.c. */
 	debugfs_create_atomic_t("inject_eagain", 0600, hsema_debugfs,

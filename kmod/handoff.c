@@ -20,9 +20,15 @@
 #include "hsema.h"
 #include "trace.h"
 
-/* Returns why the current context must not yield, or -1 if it may. */
+/*
+ * Returns why the current context must not yield, or -1 if it may.
+ * Without CONFIG_PREEMPT_COUNT the preempt count does not count spinlocks,
+ * so a held lock cannot be seen: such a kernel never yields.
+ */
 int hsema_yield_refusal(void)
 {
+	if (!IS_ENABLED(CONFIG_PREEMPT_COUNT))
+		return HSEMA_REFUSE_PREEMPT_OFF;
 	if (in_nmi())
 		return HSEMA_REFUSE_NMI;
 	if (in_hardirq())
@@ -35,9 +41,14 @@ int hsema_yield_refusal(void)
 	/* preempt_disable(), or a spinlock held on !PREEMPT_RT. */
 	if (preempt_count())
 		return HSEMA_REFUSE_PREEMPT_OFF;
-	/* A spinlock held on PREEMPT_RT disables migration (and enters RCU). */
+#ifdef CONFIG_SMP
+	/*
+	 * A spinlock held on PREEMPT_RT disables migration (and enters RCU).
+	 * A uniprocessor kernel has no migration to disable, and no field.
+	 */
 	if (current->migration_disabled)
 		return HSEMA_REFUSE_MIGRATE_OFF;
+#endif
 	if (rcu_preempt_depth())
 		return HSEMA_REFUSE_RCU;
 	return -1;
@@ -57,9 +68,13 @@ void hsema_directed_yield(struct task_struct *p)
 	}
 	hsema_stat_inc(handoffs);
 	/*
-	 * yield_to() moves @p to the front of its runqueue and, when @p is
-	 * on ours, gives it our slice.  It declines when @p already runs on
-	 * another CPU: the handoff then happened without us.
+	 * yield_to() marks @p the next task to pick on its runqueue (its
+	 * "next buddy") and yields: under EEVDF (6.6 and later) the yield
+	 * moves our deadline past our current slice, so @p, which is eligible
+	 * and picked first, runs next; under CFS (6.1) we are marked to be
+	 * skipped instead.  Either way @p runs next when it is on our CPU.
+	 * It declines (returns 0) when @p is running already or is of
+	 * another scheduling class: the handoff then happened without us.
 	 */
 	yielded = yield_to(p, true) > 0;
 	if (yielded)

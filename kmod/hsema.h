@@ -14,8 +14,13 @@
 
 #include "hsema_kernel.h"
 
-/* The state of a waiter, changed only under its queue's lock. */
+/*
+ * The state of a waiter, changed only under its queue's lock.  "Not
+ * queued" is a state of its own, so that nothing can take a waiter that
+ * never joined a queue for one that sleeps in it.
+ */
 enum hsema_wstate {
+	HSEMA_W_NONE,		/* not (yet) queued */
 	HSEMA_W_QUEUED,		/* asleep in the queue */
 	HSEMA_W_WOKEN,		/* woken to compete for a unit, still queued */
 	HSEMA_W_GRANTED,	/* owns a unit, no longer queued */
@@ -28,26 +33,34 @@ enum hsema_wstate {
 struct hsema_waiter {
 	struct list_head node;		/* in hsema_queue.waiters, ticket order */
 	struct task_struct *task;
-	struct hsema_queue *q;		/* NULL once granted or dequeued */
+	struct hsema_queue *q;		/* NULL unless QUEUED or WOKEN */
 	u64 ticket;			/* 0 until queued */
 	u64 queued_ns;			/* ktime_get_ns() when queued */
 	u64 starve_ns;			/* this waiter's starvation threshold */
 	enum hsema_wstate state;
 };
 
+/*
+ * A bucket of user-word queues.  Its lock is a spinlock_t, a sleeping lock
+ * on PREEMPT_RT as futex's hash bucket locks are: nothing takes it from an
+ * interrupt, and what runs under it (grant and wake loops over a queue of
+ * any length) must never keep interrupts off.
+ */
 struct hsema_bucket {
-	raw_spinlock_t lock;
+	spinlock_t lock;		/* the queues list and every queue in it */
 	struct hlist_head queues;
 } ____cacheline_aligned_in_smp;
 
 /*
  * Where one semaphore is: its word, its lock and how to find its queue.
- * A user word's queue is looked up by key in the word's hash bucket; a
- * kernel semaphore has its own lock and queue.
+ * A user word's queue is looked up by key in the word's hash bucket under
+ * the bucket's lock; a kernel semaphore has its own raw lock and queue.
  */
 struct hsema_site {
 	struct hsema_key key;
-	raw_spinlock_t *lock;
+	struct file *pin;		/* a shared key's file, else NULL */
+	spinlock_t *ulock;		/* user words: the bucket's lock */
+	raw_spinlock_t *klock;		/* kernel semaphores: their own */
 	struct hsema_bucket *b;		/* user words */
 	struct hsema_queue *fixed;	/* kernel semaphores */
 	u32 __user *uaddr;		/* the word, in user memory... */
@@ -56,9 +69,13 @@ struct hsema_site {
 };
 
 /* key.c */
-int hsema_key_get(u32 __user *uaddr, bool shared, struct hsema_key *key);
-void hsema_key_put(struct hsema_key *key);
+struct vm_area_struct;
+int hsema_key_get(u32 __user *uaddr, bool shared, struct hsema_key *key,
+		  struct file **pin);
+void hsema_key_put(struct file *pin);
 bool hsema_key_equal(const struct hsema_key *a, const struct hsema_key *b);
+bool hsema_vma_usable(const struct vm_area_struct *vma);
+int hsema_fault_errno(const struct vm_area_struct *vma, int err);
 
 /* queue.c */
 int hsema_queues_init(void);

@@ -24,8 +24,9 @@
 
 /*
  * What a semaphore is named by in its wait queue: (mm, address) for a
- * private user word, (inode, offset) for a shared one (the key then holds
- * a reference on the inode), (struct hsema *, 0) for a kernel semaphore.
+ * private user word, (inode, offset) for a shared one (whoever uses the key
+ * holds a reference on the mapped file, which pins the inode and its
+ * mount), (struct hsema *, 0) for a kernel semaphore.
  */
 struct hsema_key {
 	void *obj;
@@ -73,6 +74,7 @@ struct hsema {
 	u64 starve_ns;			/* 0: the module default */
 	atomic_t nmi_pending;		/* units released from NMI */
 	struct irq_work nmi_work;
+	atomic_t users;			/* calls in the slow paths */
 };
 
 void hsema_init(struct hsema *s, unsigned int value);

@@ -9,6 +9,13 @@
  * would sleep there.  From NMI even a raw spinlock could deadlock against
  * the context the NMI interrupted, so an NMI release only adds to a
  * counter and queues an irq_work, which releases those units soon after.
+ *
+ * hsema_destroy() returning 0 means the caller may free the semaphore.  A
+ * waiter that was granted a unit is off the queue but still takes the lock
+ * on its way out, and a releaser holds it until it is done, so every call
+ * that enters the slow path counts itself in ->users, from before it can
+ * be granted or grant until after its last access; destroy waits for the
+ * count to drain.  The fast paths touch only the word, in one atomic step.
  */
 #include <linux/export.h>
 #include <linux/irq_work.h>
@@ -36,6 +43,7 @@ void hsema_init(struct hsema *s, unsigned int value)
 	s->starve_ns = 0;
 	atomic_set(&s->nmi_pending, 0);
 	init_irq_work(&s->nmi_work, hsema_nmi_release);
+	atomic_set(&s->users, 0);
 }
 EXPORT_SYMBOL_GPL(hsema_init);
 
@@ -46,11 +54,36 @@ void hsema_set_starve_ns(struct hsema *s, u64 ns)
 }
 EXPORT_SYMBOL_GPL(hsema_set_starve_ns);
 
-/* Returns -EBUSY while tasks wait; flushes releases deferred from NMI. */
+/* Enter and leave a slow path; see the top of the file. */
+static void hsema_use(struct hsema *s)
+{
+	atomic_inc(&s->users);
+}
+
+static void hsema_unuse(struct hsema *s)
+{
+	/* Every access to *s before this one is done. */
+	atomic_dec_return_release(&s->users);
+}
+
+/*
+ * Returns -EBUSY while tasks wait.  Otherwise flushes releases deferred
+ * from NMI and waits for calls still on their way out (a granted waiter
+ * that has not run yet, a releaser that has not unlocked), then returns 0:
+ * the memory may be freed.  No new call may start once destroy has begun.
+ * Sleeps.
+ */
 int hsema_destroy(struct hsema *s)
 {
+	might_sleep();
 	irq_work_sync(&s->nmi_work);
-	return hsema_nr_waiters(s) ? -EBUSY : 0;
+	for (;;) {
+		if (hsema_nr_waiters(s))
+			return -EBUSY;
+		if (!atomic_read_acquire(&s->users))
+			return 0;
+		schedule_timeout_uninterruptible(1);
+	}
 }
 EXPORT_SYMBOL_GPL(hsema_destroy);
 
@@ -58,7 +91,7 @@ static void hsema_site_kernel(struct hsema *s, struct hsema_site *site)
 {
 	memset(site, 0, sizeof(*site));
 	site->key = s->q.key;
-	site->lock = &s->lock;
+	site->klock = &s->lock;
 	site->fixed = &s->q;
 	site->kaddr = &s->word;
 }
@@ -80,13 +113,17 @@ static int hsema_acquire_state(struct hsema *s, unsigned int state,
 			       const ktime_t *deadline)
 {
 	struct hsema_site site;
+	int ret;
 
 	might_sleep();
 	if (hsema_try_acquire(s))
 		return 0;
+	hsema_use(s);
 	hsema_site_kernel(s, &site);
-	return hsema_wait_site(&site, state, deadline, CLOCK_MONOTONIC,
-			       READ_ONCE(s->starve_ns));
+	ret = hsema_wait_site(&site, state, deadline, CLOCK_MONOTONIC,
+			      READ_ONCE(s->starve_ns));
+	hsema_unuse(s);
+	return ret;
 }
 
 void hsema_acquire(struct hsema *s)
@@ -121,6 +158,7 @@ EXPORT_SYMBOL_GPL(hsema_acquire_timeout);
 static int hsema_release_common(struct hsema *s, unsigned int n, bool handoff)
 {
 	struct hsema_site site;
+	int ret;
 	u32 v;
 
 	if (!n || n > HSEMA_VALUE_MAX)
@@ -138,8 +176,11 @@ static int hsema_release_common(struct hsema *s, unsigned int n, bool handoff)
 		if (try_cmpxchg_release(&s->word, &v, v + n))
 			return 0;
 	}
+	hsema_use(s);
 	hsema_site_kernel(s, &site);
-	return hsema_wake_site(&site, n, handoff, true, NULL);
+	ret = hsema_wake_site(&site, n, handoff, true, NULL);
+	hsema_unuse(s);
+	return ret;
 }
 
 /*

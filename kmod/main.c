@@ -8,12 +8,15 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/ktime.h>
+#include <linux/nsproxy.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/time64.h>
+#include <linux/time_namespace.h>
 #include <linux/uaccess.h>
 
 #include "hsema.h"
@@ -44,6 +47,30 @@ static long hsema_ioc_version(void __user *arg)
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
+/*
+ * A CLOCK_MONOTONIC deadline as the host's clock reads it.  A process in a
+ * time namespace reads its monotonic clock shifted by the namespace's
+ * offset and computes its deadline from that; futex takes the offset out
+ * with timens_ktime_to_host(), whose helper modules cannot call, so the
+ * same arithmetic is done here: a deadline before the offset has passed.
+ */
+static ktime_t hsema_deadline_to_host(ktime_t tim)
+{
+#ifdef CONFIG_TIME_NS
+	struct time_namespace *ns = current->nsproxy->time_ns;
+	ktime_t offset = timespec64_to_ktime(ns->offsets.monotonic);
+
+	if (likely(!offset))
+		return tim;
+	if (tim < offset)
+		return 0;
+	tim = ktime_sub(tim, offset);
+	if (unlikely(tim < 0))
+		return KTIME_MAX;
+#endif
+	return tim;
+}
+
 static long hsema_ioc_wait(void __user *arg)
 {
 	struct timespec64 ts;
@@ -67,6 +94,9 @@ static long hsema_ioc_wait(void __user *arg)
 	ts.tv_sec = a.deadline_sec;
 	ts.tv_nsec = a.deadline_nsec;
 	deadline = timespec64_to_ktime(ts);
+	/* CLOCK_REALTIME is the same in every time namespace. */
+	if (!(a.flags & HSEMA_WAIT_REALTIME))
+		deadline = hsema_deadline_to_host(deadline);
 	return hsema_wait(u64_to_user_ptr(a.uaddr), a.flags, &deadline,
 			  a.starve_ns);
 }
@@ -84,15 +114,20 @@ static long hsema_ioc_wake(void __user *arg)
 	if (!a.count || a.count > HSEMA_VALUE_MAX)
 		return -EINVAL;
 	/*
-	 * Make sure the answer can be written back before releasing: a
-	 * release must not happen and then be reported as failed.
+	 * An argument that cannot take the answer fails before anything is
+	 * released.  Once the units are released the call has succeeded: if
+	 * the answer cannot be written back now (another thread unmapped the
+	 * argument meanwhile), it is lost, never the release.  A caller told
+	 * -EFAULT could retry and release twice.
 	 */
 	if (copy_to_user(arg, &a, sizeof(a)))
 		return -EFAULT;
 	ret = hsema_wake(u64_to_user_ptr(a.uaddr), a.flags, a.count, true, &a);
 	if (ret)
 		return ret;
-	return copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
+	if (copy_to_user(arg, &a, sizeof(a)))
+		pr_debug("WAKE released, its answer could not be written\n");
+	return 0;
 }
 
 static long hsema_ioc_query(void __user *arg)
@@ -113,10 +148,17 @@ static long hsema_ioc_query(void __user *arg)
 	return copy_to_user(arg, &out, sizeof(out)) ? -EFAULT : 0;
 }
 
+/*
+ * The module-wide counters sum up every user's semaphores (how often they
+ * wait, how long at most): who may read them is who may read the
+ * system-wide perf counters.
+ */
 static long hsema_ioc_stats(void __user *arg)
 {
 	struct hsema_stats s;
 
+	if (!perfmon_capable())
+		return -EPERM;
 	hsema_stats_read(&s);
 	return copy_to_user(arg, &s, sizeof(s)) ? -EFAULT : 0;
 }

@@ -4,9 +4,10 @@
  * of the per-key queues that hash to it.  A queue exists only while its key
  * has waiters, so a semaphore nobody waits on costs the kernel nothing.
  *
- * The bucket lock is a raw spinlock: releases may come from hard interrupt
- * context (the in-kernel API), and on PREEMPT_RT a spinlock_t would sleep.
- * Nothing under it allocates, frees, faults or sleeps.
+ * The bucket lock is a spinlock_t (see struct hsema_bucket): only tasks in
+ * an ioctl take it.  Kernel semaphores, released from hard interrupts, have
+ * their own raw lock and are never hashed.  Nothing under either lock
+ * allocates, frees, faults or sleeps (beyond the RT lock itself).
  */
 #include <linux/hash.h>
 #include <linux/jhash.h>
@@ -27,7 +28,8 @@ int hsema_queues_init(void)
 	unsigned long size = roundup_pow_of_two(256 * num_possible_cpus());
 	unsigned long i;
 
-	hsema_queue_cache = KMEM_CACHE(hsema_queue, 0);
+	/* A queue is allocated by a user's waiter: charge it to the user. */
+	hsema_queue_cache = KMEM_CACHE(hsema_queue, SLAB_ACCOUNT);
 	if (!hsema_queue_cache)
 		return -ENOMEM;
 	hsema_table = kvcalloc(size, sizeof(*hsema_table), GFP_KERNEL);
@@ -36,7 +38,7 @@ int hsema_queues_init(void)
 		return -ENOMEM;
 	}
 	for (i = 0; i < size; i++) {
-		raw_spin_lock_init(&hsema_table[i].lock);
+		spin_lock_init(&hsema_table[i].lock);
 		INIT_HLIST_HEAD(&hsema_table[i].queues);
 	}
 	hsema_hash_bits = ilog2(size);
@@ -109,7 +111,7 @@ void hsema_queue_init(struct hsema_queue *q, const struct hsema_key *key)
 }
 
 /*
- * The queue borrows the key of its waiters: any one of them holds the inode
+ * The queue borrows the key of its waiters: any one of them holds the file
  * reference that keeps a shared key valid, and the queue dies with the last.
  */
 void hsema_queue_install(struct hsema_bucket *b, struct hsema_queue *q,
@@ -145,6 +147,7 @@ struct hsema_queue *hsema_dequeue(struct hsema_waiter *w)
 	if (w->state == HSEMA_W_WOKEN)
 		q->nr_woken--;
 	w->q = NULL;
+	w->state = HSEMA_W_NONE;
 	if (--q->nr_waiters || !q->hashed)
 		return NULL;
 	hlist_del(&q->node);

@@ -10,6 +10,10 @@
  * runtime emitted the events of a batch wake-up before changing the
  * goroutines' states, and its tracer could see an event that disagreed
  * with the state: golang/go#70883.)
+ *
+ * A key's object (an mm, an inode, a struct hsema) is printed with %p,
+ * hashed as the kernel hashes every pointer it prints: the same object
+ * always reads the same within one boot, its address never shows.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM hsema
@@ -26,20 +30,20 @@ DECLARE_EVENT_CLASS(hsema_waiter_class,
 		 u32 depth),
 	TP_ARGS(key, w, depth),
 	TP_STRUCT__entry(
-		__field(u64, obj)
+		__field(const void *, obj)
 		__field(u64, off)
 		__field(u64, ticket)
 		__field(u32, depth)
 		__field(pid_t, pid)
 	),
 	TP_fast_assign(
-		__entry->obj = (unsigned long)key->obj;
+		__entry->obj = key->obj;
 		__entry->off = key->off;
 		__entry->ticket = w->ticket;
 		__entry->depth = depth;
 		__entry->pid = w->task->pid;
 	),
-	TP_printk("key=%llx:%llx ticket=%llu depth=%u pid=%d",
+	TP_printk("key=%p:%llx ticket=%llu depth=%u pid=%d",
 		  __entry->obj, __entry->off, __entry->ticket, __entry->depth,
 		  __entry->pid)
 );
@@ -71,18 +75,18 @@ TRACE_EVENT(hsema_starvation,
 	TP_PROTO(const struct hsema_key *key, bool starving, u32 depth),
 	TP_ARGS(key, starving, depth),
 	TP_STRUCT__entry(
-		__field(u64, obj)
+		__field(const void *, obj)
 		__field(u64, off)
 		__field(u32, depth)
 		__field(bool, starving)
 	),
 	TP_fast_assign(
-		__entry->obj = (unsigned long)key->obj;
+		__entry->obj = key->obj;
 		__entry->off = key->off;
 		__entry->depth = depth;
 		__entry->starving = starving;
 	),
-	TP_printk("key=%llx:%llx %s depth=%u", __entry->obj, __entry->off,
+	TP_printk("key=%p:%llx %s depth=%u", __entry->obj, __entry->off,
 		  __entry->starving ? "entered" : "left", __entry->depth)
 );
 
@@ -92,7 +96,7 @@ TRACE_EVENT(hsema_released,
 		 u32 woken, u32 depth),
 	TP_ARGS(key, count, granted, woken, depth),
 	TP_STRUCT__entry(
-		__field(u64, obj)
+		__field(const void *, obj)
 		__field(u64, off)
 		__field(u32, count)
 		__field(u32, granted)
@@ -100,14 +104,14 @@ TRACE_EVENT(hsema_released,
 		__field(u32, depth)
 	),
 	TP_fast_assign(
-		__entry->obj = (unsigned long)key->obj;
+		__entry->obj = key->obj;
 		__entry->off = key->off;
 		__entry->count = count;
 		__entry->granted = granted;
 		__entry->woken = woken;
 		__entry->depth = depth;
 	),
-	TP_printk("key=%llx:%llx n=%u granted=%u woken=%u depth=%u",
+	TP_printk("key=%p:%llx n=%u granted=%u woken=%u depth=%u",
 		  __entry->obj, __entry->off, __entry->count,
 		  __entry->granted, __entry->woken, __entry->depth)
 );

@@ -61,6 +61,20 @@
  * The same code serves kernel semaphores (struct hsema, kapi.c): their word
  * is kernel memory, which never faults, and their queue and lock are their
  * own instead of a hash bucket's.  A "site" says which.
+ *
+ * Locking: a user word's bucket lock is a spinlock_t, taken only by tasks
+ * (a sleeping lock on PREEMPT_RT); a kernel semaphore's lock is raw and
+ * taken with interrupts off, since it is released from hard interrupts.
+ * Tasks are woken only after the lock is dropped, however many a release
+ * wakes (struct hsema_wakeq), so neither lock is held across a wake-up.
+ *
+ * Faults: the word is touched with page faults disabled; on a fault the
+ * lock is dropped, the page faulted in, and the step retried.  A page that
+ * faults in but still refuses the store (a shadow-stack page) must not
+ * loop for ever: after HSEMA_FAULT_TRIES fault-ins in a row without a
+ * successful access the call fails with -EFAULT, and a fatal signal ends
+ * it at once.  An -EAGAIN from the atomic (arm64's LL/SC loop giving up
+ * under contention) is retried after dropping the lock, as futex does.
  */
 #include <linux/hrtimer.h>
 #include <linux/mm.h>
@@ -96,17 +110,25 @@ static int word_inject(void)
 	return 0;
 }
 
-/* The lock is taken from hard interrupts for kernel semaphores. */
+/* Fault-ins in a row that did not let the next access succeed. */
+#define HSEMA_FAULT_TRIES	3
+
 static void site_lock(struct hsema_site *site)
-	__acquires(site->lock)
+	__acquires(site)
 {
-	raw_spin_lock_irqsave(site->lock, site->irqflags);
+	if (site->klock)
+		raw_spin_lock_irqsave(site->klock, site->irqflags);
+	else
+		spin_lock(site->ulock);
 }
 
 static void site_unlock(struct hsema_site *site)
-	__releases(site->lock)
+	__releases(site)
 {
-	raw_spin_unlock_irqrestore(site->lock, site->irqflags);
+	if (site->klock)
+		raw_spin_unlock_irqrestore(site->klock, site->irqflags);
+	else
+		spin_unlock(site->ulock);
 }
 
 /*
@@ -129,7 +151,10 @@ static int word_read(struct hsema_site *site, u32 *val)
 	return ret ? -EFAULT : 0;
 }
 
-/* Returns 0 and the word's value before the call in *cur, or -EFAULT. */
+/*
+ * Returns 0 and the word's value before the call in *cur, -EFAULT, or
+ * -EAGAIN when the architecture's atomic gave up (retry unlocked).
+ */
 static int word_cmpxchg(struct hsema_site *site, u32 old, u32 new, u32 *cur)
 {
 	int ret;
@@ -147,17 +172,49 @@ static int word_cmpxchg(struct hsema_site *site, u32 old, u32 new, u32 *cur)
 	return ret;
 }
 
-/* Called unlocked: make the user word writable, or fail with -EFAULT. */
+/*
+ * Called unlocked: make the user word writable.  Mappings that can never
+ * hold a semaphore are refused here, the first time the kernel has to
+ * touch their page, with -EFAULT (or -ENOMEM for a hugetlb page the pool
+ * cannot supply); -EINTR for a fatal signal during the fault.
+ */
 static int word_fault_in(struct hsema_site *site)
 {
+	unsigned long address = (unsigned long)site->uaddr;
 	struct mm_struct *mm = current->mm;
-	int ret;
+	struct vm_area_struct *vma;
+	int ret = -EFAULT;
 
 	mmap_read_lock(mm);
-	ret = fixup_user_fault(mm, (unsigned long)site->uaddr,
-			       FAULT_FLAG_WRITE, NULL);
+	vma = vma_lookup(mm, address);
+	if (vma && hsema_vma_usable(vma)) {
+		ret = fixup_user_fault(mm, address, FAULT_FLAG_WRITE, NULL);
+		if (ret)
+			ret = hsema_fault_errno(vma, ret);
+	}
 	mmap_read_unlock(mm);
-	return ret < 0 ? -EFAULT : 0;
+	return ret;
+}
+
+/*
+ * The unlocked step a locked one asked for: fault the word in (bounded
+ * by *@faults), or let the contended atomic settle.  Returns 0 to retry,
+ * else the error to fail with.
+ */
+static int word_recover(struct hsema_site *site, int err,
+			unsigned int *faults)
+{
+	int ret = 0;
+
+	if (err == -EAGAIN)
+		cond_resched();
+	else if (++*faults > HSEMA_FAULT_TRIES)
+		ret = -EFAULT;
+	else
+		ret = word_fault_in(site);
+	if (!ret && fatal_signal_pending(current))
+		ret = -EINTR;
+	return ret;
 }
 
 int hsema_site_user(struct hsema_site *site, u32 __user *uaddr, bool shared)
@@ -165,18 +222,19 @@ int hsema_site_user(struct hsema_site *site, u32 __user *uaddr, bool shared)
 	int ret;
 
 	memset(site, 0, sizeof(*site));
-	ret = hsema_key_get(uaddr, shared, &site->key);
+	ret = hsema_key_get(uaddr, shared, &site->key, &site->pin);
 	if (ret)
 		return ret;
 	site->b = hsema_bucket(&site->key);
-	site->lock = &site->b->lock;
+	site->ulock = &site->b->lock;
 	site->uaddr = uaddr;
 	return 0;
 }
 
 void hsema_site_put(struct hsema_site *site)
 {
-	hsema_key_put(&site->key);
+	hsema_key_put(site->pin);
+	site->pin = NULL;
 }
 
 /* The site's queue if it has waiters, else NULL. */
@@ -233,21 +291,54 @@ static void starve_exit(struct hsema_site *site, struct hsema_queue *q)
 }
 
 /*
- * Tasks to wake once the bucket lock is dropped, as futex does with a
- * wake_q (whose wake_q_add() modules cannot call): a task woken under the
- * lock would run only to spin on it.  The waiter's state was changed and
- * traced under the lock, so waking it late loses nothing, and a wakee
- * that returned in between only sees a spurious wake-up; the reference
- * keeps its task_struct alive until then.  Past the array, wake at once.
+ * Tasks to wake once the lock is dropped, as futex does with a wake_q
+ * (whose wake_q_add() modules cannot call): a task woken under the lock
+ * would run only to spin on it, and waking thousands under it would hold
+ * it for as long.  The waiter's state was changed and traced under the
+ * lock, so waking it late loses nothing, and a wakee that returned in
+ * between only sees a spurious wake-up; the reference keeps its
+ * task_struct alive until then.
+ *
+ * The array is sized before anything is added: a release that would wake
+ * more than it holds drops the lock, allocates, and plans again.  Only a
+ * release that cannot allocate (a kernel semaphore released in atomic
+ * context, or no memory) wakes the tasks past the array under the lock.
  */
+#define HSEMA_WAKEQ_INLINE	16
+
 struct hsema_wakeq {
-	unsigned int n;
-	struct task_struct *task[8];
+	unsigned int n, cap;
+	struct task_struct **task;
+	struct task_struct *inline_task[HSEMA_WAKEQ_INLINE];
 };
+
+static void wakeq_init(struct hsema_wakeq *wq)
+{
+	wq->n = 0;
+	wq->cap = ARRAY_SIZE(wq->inline_task);
+	wq->task = wq->inline_task;
+}
+
+/* Called unlocked and empty: room for @need tasks, or -ENOMEM. */
+static int wakeq_reserve(struct hsema_wakeq *wq, unsigned int need)
+{
+	struct task_struct **t;
+
+	if (WARN_ON_ONCE(wq->n))
+		return -EINVAL;
+	t = kvmalloc_array(need, sizeof(*t), GFP_KERNEL_ACCOUNT);
+	if (!t)
+		return -ENOMEM;
+	if (wq->task != wq->inline_task)
+		kvfree(wq->task);
+	wq->task = t;
+	wq->cap = need;
+	return 0;
+}
 
 static void wakeq_add(struct hsema_wakeq *wq, struct task_struct *t)
 {
-	if (!wq || wq->n == ARRAY_SIZE(wq->task)) {
+	if (wq->n == wq->cap) {
 		wake_up_process(t);
 		return;
 	}
@@ -255,6 +346,7 @@ static void wakeq_add(struct hsema_wakeq *wq, struct task_struct *t)
 	wq->task[wq->n++] = t;
 }
 
+/* Called unlocked. */
 static void wakeq_wake(struct hsema_wakeq *wq)
 {
 	unsigned int i;
@@ -263,6 +355,10 @@ static void wakeq_wake(struct hsema_wakeq *wq)
 		wake_up_process(wq->task[i]);
 		put_task_struct(wq->task[i]);
 	}
+	wq->n = 0;
+	if (wq->task != wq->inline_task)
+		kvfree(wq->task);
+	wakeq_init(wq);
 }
 
 static void wake_waiter(struct hsema_site *site, struct hsema_queue *q,
@@ -285,7 +381,8 @@ enum hsema_leave { HSEMA_LEAVE_TIMEOUT, HSEMA_LEAVE_SIGNAL, HSEMA_LEAVE_FAULT };
  */
 static struct hsema_queue *leave_queue(struct hsema_site *site,
 				       struct hsema_waiter *w,
-				       enum hsema_leave why)
+				       enum hsema_leave why,
+				       struct hsema_wakeq *wq)
 {
 	struct hsema_queue *q = w->q, *dead;
 	bool was_woken = w->state == HSEMA_W_WOKEN;
@@ -312,7 +409,7 @@ static struct hsema_queue *leave_queue(struct hsema_site *site,
 	if (q->nr_waiters && was_woken) {
 		list_for_each_entry(next, &q->waiters, node) {
 			if (next->state == HSEMA_W_QUEUED) {
-				wake_waiter(site, q, next, NULL);
+				wake_waiter(site, q, next, wq);
 				break;
 			}
 		}
@@ -320,22 +417,36 @@ static struct hsema_queue *leave_queue(struct hsema_site *site,
 
 	bits = queue_bits(q->nr_waiters, q->starving);
 	if (!word_read(site, &old)) {
-		while (!word_cmpxchg(site, old, (old & HSEMA_VALUE_MASK) | bits,
-				     &cur) && cur != old)
-			old = cur;
+		int ret, tries = 8;	/* -EAGAIN: contended, try a little */
+
+		while (((ret = word_cmpxchg(site, old,
+					    (old & HSEMA_VALUE_MASK) | bits,
+					    &cur)) == -EAGAIN && --tries) ||
+		       (!ret && cur != old))
+			if (!ret)
+				old = cur;
 	}
 	return dead;
 }
 
+/* What compete() asks its caller to do. */
+enum hsema_compete {
+	HSEMA_C_ACQUIRED,	/* we own a unit */
+	HSEMA_C_SLEEP,		/* we are queued: sleep */
+	HSEMA_C_RECOVER,	/* *err: fault the word in, or retry unlocked */
+	HSEMA_C_NOMEM,		/* a newcomer needs a queue allocated */
+};
+
 /*
  * Take a unit from the word, or queue (a newcomer) or requeue at our place
- * (a woken waiter that lost).  Returns 0 with a unit, -EAGAIN when the
- * caller must sleep, -EFAULT when the word must be faulted in, -ENOMEM
- * when a newcomer needs a queue allocated.  *dead returns a queue that
- * became empty, to free after unlocking.
+ * (a woken waiter that lost).  Only HSEMA_C_SLEEP leaves us queued and
+ * only HSEMA_C_ACQUIRED gives a unit; on the others nothing changed.
+ * *dead returns a queue that became empty, to free after unlocking.
  */
-static int compete(struct hsema_site *site, struct hsema_waiter *w,
-		   struct hsema_queue **spare, struct hsema_queue **dead)
+static enum hsema_compete compete(struct hsema_site *site,
+				  struct hsema_waiter *w,
+				  struct hsema_queue **spare,
+				  struct hsema_queue **dead, int *err)
 {
 	struct hsema_queue *q = w->q ?: site_queue(site);
 	bool starving = q && q->starving;
@@ -345,7 +456,7 @@ static int compete(struct hsema_site *site, struct hsema_waiter *w,
 
 	ret = word_read(site, &old);
 	if (ret)
-		return ret;
+		goto recover;
 
 	for (;;) {
 		if (!starving && (old & HSEMA_VALUE_MASK)) {
@@ -355,7 +466,7 @@ static int compete(struct hsema_site *site, struct hsema_waiter *w,
 			      queue_bits(left, false);
 			ret = word_cmpxchg(site, old, new, &cur);
 			if (ret)
-				return ret;
+				goto recover;
 			if (cur != old) {
 				old = cur;
 				continue;
@@ -368,11 +479,13 @@ static int compete(struct hsema_site *site, struct hsema_waiter *w,
 				hsema_stat_inc(slow_acquires);
 			}
 			trace_hsema_acquired(&site->key, w, left);
-			return 0;
+			return HSEMA_C_ACQUIRED;
 		}
 
-		if (!q && !site->fixed && !*spare)
-			return -ENOMEM;
+		if (!q && !site->fixed && !*spare) {
+			*err = -ENOMEM;
+			return HSEMA_C_NOMEM;
+		}
 
 		/* A woken waiter that waited too long makes the queue starve. */
 		if (w->q && !starving &&
@@ -388,7 +501,7 @@ static int compete(struct hsema_site *site, struct hsema_waiter *w,
 		 */
 		ret = word_cmpxchg(site, old, new, &cur);
 		if (ret)
-			return ret;
+			goto recover;
 		if (cur != old) {
 			old = cur;
 			continue;
@@ -396,7 +509,7 @@ static int compete(struct hsema_site *site, struct hsema_waiter *w,
 		break;
 	}
 
-	if (!w->q) {
+	if (w->state == HSEMA_W_NONE) {
 		if (!q)
 			q = site_install(site, spare);
 		hsema_enqueue(q, w);
@@ -410,14 +523,18 @@ static int compete(struct hsema_site *site, struct hsema_waiter *w,
 	}
 	if (enter)
 		starve_enter(site, q);
-	return -EAGAIN;
+	return HSEMA_C_SLEEP;
+
+recover:
+	*err = ret;
+	return HSEMA_C_RECOVER;
 }
 
 /*
  * Wait for a unit.  @state is TASK_INTERRUPTIBLE for user words, any
  * sleeping state for kernel semaphores.  Returns 0 once the caller owns a
- * unit, -ETIMEDOUT, -ERESTARTSYS (user words) or -EINTR (kernel) for a
- * signal, -EFAULT or -ENOMEM.
+ * unit, -ETIMEDOUT, -ERESTARTSYS (user words) or -EINTR (kernel, or a
+ * fatal signal while faulting) for a signal, -EFAULT or -ENOMEM.
  */
 int hsema_wait_site(struct hsema_site *site, unsigned int state,
 		    const ktime_t *deadline, clockid_t clock, u64 starve_ns)
@@ -425,11 +542,14 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 	struct hsema_waiter w = {
 		.task = current,
 		.starve_ns = starve_ns ?: READ_ONCE(hsema_default_starve_ns),
+		.state = HSEMA_W_NONE,
 	};
 	struct hsema_queue *spare = NULL, *dead = NULL;
 	struct hrtimer_sleeper timer, *to = NULL;
+	unsigned int faults = 0;
+	struct hsema_wakeq wq;
 	bool armed = false;
-	int ret;
+	int ret, err;
 
 	if (deadline) {
 		to = &timer;
@@ -437,6 +557,7 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 		hrtimer_set_expires_range_ns(&to->timer, *deadline,
 					     current->timer_slack_ns);
 	}
+	wakeq_init(&wq);
 
 	site_lock(site);
 	for (;;) {
@@ -445,36 +566,44 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 			ret = 0;
 			break;
 		}
-		if (!w.q || w.state == HSEMA_W_WOKEN) {
-			ret = compete(site, &w, &spare, &dead);
-			if (!ret)
+		if (w.state == HSEMA_W_NONE || w.state == HSEMA_W_WOKEN) {
+			switch (compete(site, &w, &spare, &dead, &err)) {
+			case HSEMA_C_ACQUIRED:
+				ret = 0;
+				goto out;
+			case HSEMA_C_SLEEP:
+				faults = 0;
 				break;
-			if (ret == -EFAULT || ret == -ENOMEM) {
+			case HSEMA_C_RECOVER:
+			case HSEMA_C_NOMEM:
+				/* Nothing changed: we are where we were. */
 				site_unlock(site);
-				if (ret == -EFAULT) {
-					ret = word_fault_in(site);
-				} else {
+				if (err == -ENOMEM) {
 					spare = hsema_queue_alloc();
 					ret = spare ? 0 : -ENOMEM;
+				} else {
+					ret = word_recover(site, err, &faults);
 				}
 				site_lock(site);
 				if (!ret)
 					continue;
-				if (w.q)
-					dead = leave_queue(site, &w,
-							   HSEMA_LEAVE_FAULT);
-				else if (w.state == HSEMA_W_GRANTED)
+				if (w.state == HSEMA_W_GRANTED)
 					ret = 0;
-				break;
+				else if (w.state != HSEMA_W_NONE)
+					dead = leave_queue(site, &w,
+							   ret == -EINTR ?
+							   HSEMA_LEAVE_SIGNAL :
+							   HSEMA_LEAVE_FAULT, &wq);
+				goto out;
 			}
 		}
 		if (to && !to->task) {
-			dead = leave_queue(site, &w, HSEMA_LEAVE_TIMEOUT);
+			dead = leave_queue(site, &w, HSEMA_LEAVE_TIMEOUT, &wq);
 			ret = -ETIMEDOUT;
 			break;
 		}
 		if (signal_pending_state(state, current)) {
-			dead = leave_queue(site, &w, HSEMA_LEAVE_SIGNAL);
+			dead = leave_queue(site, &w, HSEMA_LEAVE_SIGNAL, &wq);
 			ret = site->uaddr ? -ERESTARTSYS : -EINTR;
 			break;
 		}
@@ -490,7 +619,9 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 		__set_current_state(TASK_RUNNING);
 		site_lock(site);
 	}
+out:
 	site_unlock(site);
+	wakeq_wake(&wq);
 
 	if (to) {
 		hrtimer_cancel(&to->timer);
@@ -587,19 +718,26 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
  * the value) and add the rest to the word, in one pass under one lock hold.
  * Callable from any context for kernel semaphores; @may_yield permits the
  * directed yield, which is still refused where scheduling is unsafe.
+ * Returns 0, -EOVERFLOW (nothing changed), or for user words -EFAULT,
+ * -ENOMEM (hugetlb) or -EINTR (fatal signal), with nothing released.
  */
 int hsema_wake_site(struct hsema_site *site, u32 count, bool handoff,
 		    bool may_yield, struct hsema_wake *out)
 {
+	/* Where the wake array may grow: tasks that may sleep. */
+	bool may_alloc = site->uaddr ||
+		(IS_ENABLED(CONFIG_PREEMPT_COUNT) && preemptible());
 	struct task_struct *yield_task = NULL;
 	struct hsema_queue *q, *dead = NULL;
-	struct hsema_wakeq wq = { 0 };
+	unsigned int faults = 0, need = 0;
+	struct hsema_wakeq wq;
 	struct hsema_waiter *w;
 	struct hsema_plan p;
 	u32 old, cur, i, woken = 0;
 	u64 now;
 	int ret;
 
+	wakeq_init(&wq);
 	site_lock(site);
 retry:
 	q = site_queue(site);
@@ -611,15 +749,26 @@ retry:
 			ret = -EOVERFLOW;
 			goto unlock;
 		}
+		if (p.grant + p.wake > wq.cap && may_alloc) {
+			need = p.grant + p.wake;
+			break;
+		}
 		ret = word_cmpxchg(site, old, (p.base + p.counted) | p.bits,
 				   &cur);
 		if (!ret && cur == old)
 			break;
 		old = cur;
 	}
-	if (ret) {
+	if (ret || need) {
 		site_unlock(site);
-		ret = word_fault_in(site);
+		if (need) {
+			/* Without memory, wake the rest under the lock. */
+			if (wakeq_reserve(&wq, need))
+				may_alloc = false;
+			need = 0;
+		} else {
+			ret = word_recover(site, ret, &faults);
+		}
 		site_lock(site);
 		if (!ret)
 			goto retry;

@@ -109,6 +109,7 @@ struct ht_replay {
 	struct ht_releaser *rel;
 	size_t nrel, cap_rel;
 	unsigned long lineno, events, keys, max_depth, passes;
+	uint64_t max_obj;
 	unsigned long counts[HT_NR_KINDS];
 	bool partial, failed;
 	struct ht_violation v;
@@ -361,6 +362,8 @@ static struct ht_key *key_get(struct ht_replay *r, uint64_t obj, uint64_t off)
 	k->next = r->hash[h];
 	r->hash[h] = k;
 	r->keys++;
+	if (obj > r->max_obj)
+		r->max_obj = obj;
 	return k;
 }
 
@@ -989,6 +992,11 @@ unsigned long ht_replay_events(const struct ht_replay *r)
 unsigned long ht_replay_keys(const struct ht_replay *r)
 {
 	return r->keys;
+}
+
+uint64_t ht_replay_max_obj(const struct ht_replay *r)
+{
+	return r->max_obj;
 }
 
 unsigned long ht_replay_max_depth(const struct ht_replay *r)

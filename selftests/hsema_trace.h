@@ -104,6 +104,8 @@ unsigned long ht_replay_count(const struct ht_replay *r, enum ht_kind kind);
 unsigned long ht_replay_lines(const struct ht_replay *r);
 unsigned long ht_replay_events(const struct ht_replay *r);
 unsigned long ht_replay_keys(const struct ht_replay *r);
+/* The largest key object seen: hashed (%p, 32 bits), never an address. */
+uint64_t ht_replay_max_obj(const struct ht_replay *r);
 unsigned long ht_replay_max_depth(const struct ht_replay *r);
 unsigned long ht_replay_passes(const struct ht_replay *r);
 

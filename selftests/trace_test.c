@@ -912,6 +912,13 @@ TEST_F_TIMEOUT(live, contention_trace_replays, 120)
 	if (ht_replay_violation(r))
 		ht_print_violation(r, stderr);
 	ASSERT_EQ(NULL, ht_replay_violation(r));
+	/*
+	 * Key objects are printed as %p prints a kernel pointer: hashed to
+	 * 32 bits on 64-bit kernels, never the address itself.
+	 */
+	EXPECT_GE(0xffffffffULL, ht_replay_max_obj(r))
+		TH_LOG("a trace event printed the kernel address %#llx",
+		       (unsigned long long)ht_replay_max_obj(r));
 
 #define COUNT(k)	ht_replay_count(r, k)
 	/* Every kind, beyond what the deterministic scenes give. */

@@ -28,7 +28,7 @@
 #include "kselftest_harness.h"
 #include "hsema_util.h"
 
-#define ROUNDS	20
+#define ROUNDS	40
 
 struct round {
 	int fd;
