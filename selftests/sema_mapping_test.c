@@ -260,8 +260,10 @@ static int run_bounded(child_fn fn, void *arg)
 			printf("# FAIL: \"%s\" did not return within %d s (the child's alarm killed it)\n",
 			       ctl->step, CALL_BOUND_S);
 		else
-			printf("# FAIL: the child died of signal %d (%s) in \"%s\"\n",
-			       WTERMSIG(st), strsignal(WTERMSIG(st)), ctl->step);
+			printf("# FAIL: the child died of signal %d (%s) in \"%s\"%s\n",
+			       WTERMSIG(st), strsignal(WTERMSIG(st)), ctl->step,
+			       WTERMSIG(st) == SIGKILL ?
+			       " (nobody sent it: did the kernel oops in that call?)" : "");
 		return 1;
 	}
 	if (WEXITSTATUS(st) == KSFT_SKIP)
