@@ -9,7 +9,13 @@
  * classes: fine, misaligned, straddling a page boundary into a writable,
  * read-only, PROT_NONE or unmapped page, read-only, PROT_NONE, unmapped,
  * NULL, low, kernel and non-canonical, and a page that another thread
- * keeps remapping.  The result must be in the set the documentation
+ * keeps remapping.  Words are also in the other kinds of memory whose keys
+ * differ: a memfd (the shared-file class), a file on a tmpfs lazily
+ * unmounted (MNT_DETACH) while the mapping stays, SysV shm, a perf ring
+ * buffer (not page cache or shmem: EFAULT with HSEMA_F_SHARED, a private
+ * semaphore without it), and hugetlb: MAP_SHARED where the guest has huge
+ * pages, else MAP_NORESERVE with an empty pool (ENOMEM, and only there).
+ * The result must be in the set the documentation
  * (Documentation/hsema.rst, "Interface") allows for that command and
  * input: each error whose condition the input meets, in any order of
  * precedence, else success (or, for a wait, a timeout or EINTR).  Words
@@ -44,7 +50,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -52,6 +61,7 @@
 #include <unistd.h>
 
 #include <linux/hsema.h>
+#include <linux/perf_event.h>
 
 #include "kselftest.h"
 #include "kmsg_check.h"
@@ -59,6 +69,11 @@
 #define PAGE		4096UL
 #define NSEC		1000000000LL
 #define MASK		HSEMA_VALUE_MASK
+#define HPAGE		(2UL << 20)
+
+#ifndef MAP_HUGETLB
+#define MAP_HUGETLB	0x40000
+#endif
 
 /* Results, as a bit set. */
 enum res { RES_OK, RES_EFAULT, RES_EINVAL, RES_ENOTTY, RES_EOVERFLOW,
@@ -120,12 +135,20 @@ enum {
 	P_FLAP = 24,		/* remapped all the time by another thread */
 	P_SCEN_X = 26,		/* a scenario's word page */
 	P_SCEN_Y = 28,		/* ... and its argument page */
-	P_NR = 30
+	P_W_DETACHED = 30,	/* tmpfs file page 0, the tmpfs detached */
+	P_W_PERF = 32,		/* perf ring buffer: control page, data page */
+	P_W_SYSV = 35,		/* SysV shm segment */
+	P_NR = 37
 };
 
 static char *region;	/* P_NR pages */
 static char *alias;	/* RW view of the memfd, 3 pages */
 static int memfd = -1, devfd = -1;
+/* The optional kinds of memory: set up if the system has them. */
+static int detfd = -1;		/* the file on the detached tmpfs */
+static bool have_perf, have_sysv;
+static enum { HUGE_NONE, HUGE_POOL, HUGE_NOPOOL } huge_kind;
+static char *hugemap;		/* HPAGE of hugetlb */
 static uint64_t seed;
 static long cur_iter, iters = 20000;
 
@@ -281,11 +304,13 @@ static void arg_get(const struct argp *a, void *dst, size_t len)
 
 enum wclass { W_PRIV, W_PAGE_LAST, W_SHANON, W_SHFILE, W_MISALIGNED,
 	      W_ROFILE, W_ROANON, W_NONE, W_HOLE, W_NULL, W_LOW, W_KERNEL,
-	      W_KERNEL_MISALIGNED, W_FLAP, W_NR };
+	      W_KERNEL_MISALIGNED, W_DETACHED, W_PERF, W_SYSV, W_HUGE, W_FLAP,
+	      W_NR };
 static const char *const wclass_name[W_NR] = {
 	"private", "page-last", "shared-anon", "shared-file", "misaligned",
 	"ro-file", "ro-anon", "none", "hole", "null", "low", "kernel",
-	"kernel-misaligned", "flapping",
+	"kernel-misaligned", "detached-tmpfs", "perf", "sysv-shm", "hugetlb",
+	"flapping",
 };
 
 struct wordp {
@@ -296,6 +321,8 @@ struct wordp {
 	bool known;		/* content known: rd == YES and not flapping */
 	bool mine;		/* RW and only this thread touches it */
 	bool vm_shared;		/* in a MAP_SHARED file mapping */
+	bool perf;		/* in a perf buffer: no shared key */
+	bool nopool;		/* hugetlb with no page to fault in */
 	uint32_t before;
 };
 
@@ -332,11 +359,13 @@ static uint32_t random_word(struct rng *r)
 
 static struct wordp pick_word(struct rng *r)
 {
-	static const int weights[W_NR] = {
+	const int weights[W_NR] = {
 		[W_PRIV] = 30, [W_PAGE_LAST] = 4, [W_SHANON] = 12,
 		[W_SHFILE] = 10, [W_MISALIGNED] = 5, [W_ROFILE] = 5,
 		[W_ROANON] = 5, [W_NONE] = 3, [W_HOLE] = 3, [W_NULL] = 3,
 		[W_LOW] = 2, [W_KERNEL] = 5, [W_KERNEL_MISALIGNED] = 2,
+		[W_DETACHED] = detfd >= 0 ? 6 : 0, [W_PERF] = have_perf ? 6 : 0,
+		[W_SYSV] = have_sysv ? 5 : 0, [W_HUGE] = huge_kind ? 4 : 0,
 		[W_FLAP] = 4,
 	};
 	struct wordp w = { .aligned = true, .user = true, .rd = NO, .wr = NO };
@@ -408,6 +437,29 @@ static struct wordp pick_word(struct rng *r)
 		w.aligned = false;
 		w.user = false;
 		break;
+	case W_DETACHED:
+	case W_PERF:
+	case W_SYSV:
+	case W_HUGE:
+		if (w.cls == W_PERF)	/* past the fields perf writes */
+			idx = PAGE / 8 + rnd_n(r, PAGE / 8);
+		w.addr = w.cls == W_HUGE ?
+			 (uintptr_t)hugemap + PAGE * rnd_n(r, HPAGE / PAGE) + 4 * idx :
+			 (uintptr_t)page(w.cls == W_DETACHED ? P_W_DETACHED :
+					 w.cls == W_PERF ? P_W_PERF : P_W_SYSV) + 4 * idx;
+		w.rd = w.wr = YES;
+		w.perf = w.cls == W_PERF;
+		w.vm_shared = w.cls != W_HUGE || huge_kind == HUGE_POOL;
+		if (w.cls == W_HUGE && huge_kind == HUGE_NOPOOL) {
+			/* Never touched: with no huge page it would SIGBUS. */
+			w.nopool = true;
+			break;
+		}
+		w.known = w.mine = true;
+		w.before = random_word(r);
+		__atomic_store_n((uint32_t *)(uintptr_t)w.addr, w.before,
+				 __ATOMIC_SEQ_CST);
+		break;
 	default:
 		w.addr = (uintptr_t)page(P_FLAP) + 4 * idx;
 		w.rd = w.wr = MAYBE;
@@ -427,7 +479,10 @@ static uint32_t word_now(const struct wordp *w)
 /*
  * Errors a word can cause, per the documentation: EINVAL if misaligned,
  * EFAULT if not mapped (or, for @need_write, not writable) in the caller;
- * a shared key also needs a writable mapping.
+ * a shared key also needs a writable mapping, and page-cache or shmem
+ * memory: a perf buffer has none (EFAULT).  Hugetlb memory with no page
+ * to fault in fails a wait or a release with ENOMEM (a query: see
+ * fuzz_query()).
  */
 static unsigned int word_errors(const struct wordp *w, bool need_write,
 				bool shared_flag)
@@ -438,6 +493,10 @@ static unsigned int word_errors(const struct wordp *w, bool need_write,
 		e |= B(RES_EINVAL);
 	if (!w->user || w->rd != YES || ((need_write || shared_flag) && w->wr != YES))
 		e |= B(RES_EFAULT);
+	if (w->perf && shared_flag)
+		e |= B(RES_EFAULT);
+	if (w->nopool && need_write)
+		e |= B(RES_ENOMEM);
 	return e;
 }
 
@@ -660,6 +719,12 @@ static void fuzz_query(struct rng *r, struct argp *a, struct wordp *w)
 		set |= word_errors(w, false, q.flags & HSEMA_F_SHARED);
 		if (!set)
 			set = B(RES_OK);
+		/*
+		 * A query on hugetlb with no page may need the page for the
+		 * key, or not: ENOMEM or what it would be otherwise.
+		 */
+		if (w->nopool)
+			set |= B(RES_ENOMEM);
 	}
 	expect(K_QUERY, err, set, what);
 	check_word(w, w->before, what);
@@ -1112,7 +1177,7 @@ static void *scen_fn(void *arg)
 static void run_scenario(struct rng *r)
 {
 	struct scen s = { .act = rnd_n(r, S_NR) };
-	unsigned int kind = rnd_n(r, 3), set, n = 0;
+	unsigned int kind = rnd_n(r, detfd >= 0 ? 4 : 3), set, n = 0;
 	struct hsema_wait *hw;
 	char what[160];
 	int64_t bound;
@@ -1120,11 +1185,15 @@ static void run_scenario(struct rng *r)
 
 	s.x = page(P_SCEN_X);
 	s.y = page(P_SCEN_Y);
-	/* The word's page: private, shared anonymous or a shared file. */
+	/*
+	 * The word's page: private, shared anonymous, a shared memfd or a
+	 * shared file of the detached tmpfs.
+	 */
 	if (mmap(s.x, PAGE, PROT_READ | PROT_WRITE,
 		 kind == 0 ? MAP_PRIVATE | MAP_ANONYMOUS :
 		 kind == 1 ? MAP_SHARED | MAP_ANONYMOUS : MAP_SHARED,
-		 kind == 2 ? memfd : -1, kind == 2 ? 3 * PAGE : 0) == MAP_FAILED ||
+		 kind == 2 ? memfd : kind == 3 ? detfd : -1,
+		 kind == 2 ? 3 * PAGE : kind == 3 ? PAGE : 0) == MAP_FAILED ||
 	    mmap(s.y, PAGE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
 		ksft_exit_fail_msg("scenario mmap: %s\n", strerror(errno));
@@ -1153,7 +1222,8 @@ static void run_scenario(struct rng *r)
 	}
 	snprintf(what, sizeof(what), "scenario %s, %s word, %s key, %s",
 		 act_name[s.act], kind == 0 ? "private" : kind == 1 ?
-		 "shared-anon" : "shared-file", s.shared_key ? "shared" : "private",
+		 "shared-anon" : kind == 2 ? "shared-file" : "detached-tmpfs",
+		 s.shared_key ? "shared" : "private",
 		 (hw->flags & HSEMA_WAIT_TIMEOUT) ? "deadline" : "SIGALRM");
 
 	atomic_store(&sc_wait_over, false);
@@ -1238,6 +1308,140 @@ unmap:
 
 /* ----- setup ----- */
 
+/* ----- the optional kinds of memory ----- */
+
+static long read_sysctl(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * A two-page file on a tmpfs of our own, its page 0 mapped at
+ * P_W_DETACHED, then the tmpfs lazily unmounted: the mapping and detfd
+ * (for the scenarios' page 1) keep it alive, and nobody can reach it by
+ * path.  Needs root.
+ */
+static void setup_detached(void)
+{
+	char dir[] = "/tmp/hsema_fuzz.XXXXXX", path[64];
+	int fd;
+
+	if (!mkdtemp(dir)) {
+		ksft_print_msg("no detached-tmpfs words: mkdtemp: %s\n", strerror(errno));
+		return;
+	}
+	if (mount("hsema_fuzz", dir, "tmpfs", 0, "size=1m,mode=0700")) {
+		ksft_print_msg("no detached-tmpfs words: mount tmpfs: %s\n",
+			       strerror(errno));
+		rmdir(dir);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/words", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, 2 * PAGE) ||
+	    mmap(page(P_W_DETACHED), PAGE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0) != page(P_W_DETACHED))
+		ksft_exit_fail_msg("the tmpfs file: %s\n", strerror(errno));
+	if (umount2(dir, MNT_DETACH))
+		ksft_exit_fail_msg("umount2(MNT_DETACH): %s\n", strerror(errno));
+	rmdir(dir);
+	detfd = fd;
+}
+
+/* A perf ring buffer of a dummy event on this task, at P_W_PERF. */
+static void setup_perf(void)
+{
+	struct perf_event_attr a;
+	int fd;
+
+	memset(&a, 0, sizeof(a));
+	a.type = PERF_TYPE_SOFTWARE;
+	a.size = sizeof(a);
+	a.config = PERF_COUNT_SW_DUMMY;
+	a.exclude_kernel = 1;
+	fd = syscall(__NR_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0) {
+		ksft_print_msg("no perf words: perf_event_open: %s\n", strerror(errno));
+		return;
+	}
+	if (mmap(page(P_W_PERF), 2 * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0) != page(P_W_PERF)) {
+		ksft_print_msg("no perf words: mmap: %s\n", strerror(errno));
+		close(fd);
+		return;
+	}
+	have_perf = true;	/* the mapping keeps the event */
+	close(fd);
+}
+
+/* A SysV shm segment attached at P_W_SYSV, removed once attached. */
+static void setup_sysv(void)
+{
+	int id = shmget(IPC_PRIVATE, PAGE, IPC_CREAT | 0600);
+
+	if (id < 0) {
+		ksft_print_msg("no SysV shm words: shmget: %s\n", strerror(errno));
+		return;
+	}
+	if (shmat(id, page(P_W_SYSV), 0) == page(P_W_SYSV))
+		have_sysv = true;
+	else
+		ksft_print_msg("no SysV shm words: shmat: %s\n", strerror(errno));
+	shmctl(id, IPC_RMID, NULL);
+}
+
+/*
+ * Shared hugetlb if a huge page can be reserved; else, with an empty
+ * pool and no overcommit, private MAP_NORESERVE hugetlb that no fault
+ * can fill.  The pool is left as the system has it.
+ */
+static void setup_huge(void)
+{
+	void *p;
+
+	p = mmap(NULL, HPAGE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (p != MAP_FAILED) {
+		hugemap = p;
+		huge_kind = HUGE_POOL;
+		return;
+	}
+	if (read_sysctl("/proc/sys/vm/nr_hugepages") != 0 ||
+	    read_sysctl("/proc/sys/vm/nr_overcommit_hugepages") != 0) {
+		ksft_print_msg("no hugetlb words: no huge page to map, and the pool is not empty\n");
+		return;
+	}
+	p = mmap(NULL, HPAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		ksft_print_msg("no hugetlb words: mmap: %s\n", strerror(errno));
+		return;
+	}
+	hugemap = p;
+	huge_kind = HUGE_NOPOOL;
+}
+
+static void setup_optional(void)
+{
+	setup_detached();
+	setup_perf();
+	setup_sysv();
+	setup_huge();
+	ksft_print_msg("word kinds: detached-tmpfs %s, perf %s, sysv-shm %s, hugetlb %s\n",
+		       detfd >= 0 ? "yes" : "no", have_perf ? "yes" : "no",
+		       have_sysv ? "yes" : "no",
+		       huge_kind == HUGE_POOL ? "shared, with a pool" :
+		       huge_kind == HUGE_NOPOOL ? "NORESERVE, no pool (ENOMEM)" : "no");
+}
+
 static void setup(void)
 {
 	static const uint64_t bases[] = {
@@ -1299,6 +1503,8 @@ static void setup(void)
 	sa.sa_handler = on_alarm;	/* no SA_RESTART: waits end in EINTR */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
+
+	setup_optional();
 }
 
 static void usage(const char *argv0)

@@ -26,7 +26,7 @@ static const char *const kmsg_splats[] = {
 	"blocked for more than", "soft lockup", "hard LOCKUP",
 	"unreferenced object", "suspected memory leak", "ODEBUG:",
 	"list_add corruption", "list_del corruption", "refcount_t:",
-	"Call Trace:", "Kernel panic",
+	"Call Trace:", "Kernel panic", "kernel BUG at", "Busy inodes",
 };
 
 /* Open /dev/kmsg positioned at its end: -1 if it cannot be read. */
