@@ -10,7 +10,9 @@
  * and records how late it woke.  On the same CPU the main thread
  * (SCHED_OTHER) then
  *
- *   1. stays idle (the baseline),
+ *   1. stays idle (the baseline), then makes back-to-back getppid()
+ *      system calls for as long as phase 3 lasts (the busy baseline:
+ *      what any system-call loop does to the probe under emulation),
  *   2. issues one HSEMA_IOC_WAKE of count N (the big wake), which walks
  *      every waiter under the word's bucket lock,
  *   3. once every waiter has its unit and has queued again, issues
@@ -38,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -489,7 +492,8 @@ static void usage(void)
 "  -c  probe CPU (default: the last CPU allowed; waiters go elsewhere)\n"
 "  -i  probe interval in us (200)\n"
 "  -b  seconds of idle baseline (2)\n"
-"  -R  seconds of back-to-back WAKEs of count 1 (1; 0: none)\n"
+"  -R  seconds of back-to-back WAKEs of count 1, and of getppid() for the\n"
+"      busy baseline (1; 0: neither)\n"
 "  -r  at most this many of them (0: no limit)\n"
 "  -s  the waiters' starvation threshold in ns (0: module default)\n"
 "  -k  waiter stack size in KiB (16)\n"
@@ -501,7 +505,9 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	struct window base = { .name = "baseline" }, big = { .name = "big wake" },
-		      rep = { .name = "count-1 wakes" };
+		      rep = { .name = "count-1 wakes" },
+		      busy = { .name = "busy baseline" };
+	unsigned long nbusy = 0;
 	int64_t t_start, t_created, t_queued, t_requeued = 0, t_released;
 	struct hsema_version ver = { 0 };
 	struct hsema_wake wout = { 0 }, bigout = { 0 };
@@ -626,8 +632,19 @@ int main(int argc, char **argv)
 	sleep_ns((int64_t)(opt.baseline_s * NSEC));
 	base.to = now_ns();
 	tracer_read(&base, false);
-	/* A gap, so that no sample is pending in both windows. */
+	/* Gaps, so that no sample is pending in two windows. */
 	sleep_ns(50 * 1000 * 1000);
+	if (opt.repeat_s > 0) {
+		tracer_reset();
+		busy.from = now_ns();
+		do {
+			syscall(SYS_getppid);
+			nbusy++;
+		} while ((busy.to = now_ns()) - busy.from <
+			 (int64_t)(opt.repeat_s * NSEC));
+		tracer_read(&busy, false);
+		sleep_ns(50 * 1000 * 1000);
+	}
 
 	/* 2. One WAKE of count N. */
 	tracer_reset();
@@ -719,6 +736,8 @@ release:
 
 	window_stats(&base);
 	window_stats(&big);
+	if (nbusy)
+		window_stats(&busy);
 	if (ncalls)
 		window_stats(&rep);
 
@@ -739,6 +758,12 @@ release:
 	printf("\"baseline\": {\"seconds\": %.2f, ",
 	       (base.to - base.from) / 1e9);
 	json_window(&base);
+	if (nbusy) {
+		printf("}, \"busy_baseline\": {\"seconds\": %.2f, "
+		       "\"syscalls\": %lu, ", (busy.to - busy.from) / 1e9,
+		       nbusy);
+		json_window(&busy);
+	}
 	printf("}, \"big_wake\": {\"count\": %u, \"duration_us\": %.1f, "
 	       "\"granted\": %u, \"woken\": %u, ", opt.n, big_us,
 	       bigout.granted, bigout.woken);
@@ -765,6 +790,8 @@ release:
 		"(SCHED_FIFO 99), waker SCHED_OTHER on the same CPU\n",
 		uts.release, opt.n, opt.cpu, opt.interval_us);
 	summary_window(&base);
+	if (nbusy)
+		summary_window(&busy);
 	summary_window(&big);
 	if (ncalls)
 		summary_window(&rep);
