@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * irqlat: the longest interrupts-off section hsema causes, with N waiters
  * on one word (bench/README.md, "Interrupts off with 10 000 waiters").
