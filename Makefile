@@ -18,7 +18,9 @@
 #   make install-lib     only the userspace part; install-module only the
 #                        module
 #   make uninstall       remove everything install put there
-#   make deps            install the build and test dependencies (root)
+#   make deb             the Debian packages (dpkg-buildpackage), in build/deb
+#   make deps            install the build and test dependencies (root):
+#                        scripts/deps base pkg bench, what make check needs
 #
 # KDIR defaults to the running kernel's build directory, else to the
 # headers of the default test kernel (6.1).  install-module builds against
@@ -68,7 +70,7 @@ vm:
 	scripts/vm-run --kernel $(KERNEL) -- $(CMD)
 
 deps:
-	scripts/deps
+	scripts/deps base pkg bench
 
 install: install-lib install-module
 
@@ -101,6 +103,9 @@ uninstall:
 	rm -f $(DESTDIR)/etc/modules-load.d/hsema.conf
 	if [ -z "$(DESTDIR)" ] && [ -d $(MODDIR) ]; then depmod -a $(KVER); fi
 
+deb:
+	scripts/deb
+
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
@@ -110,4 +115,4 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all module libsema tools selftests examples check check-debug demo \
-	bench vm deps install install-lib install-module uninstall clean
+	bench vm deps install install-lib install-module uninstall deb clean
