@@ -8,7 +8,8 @@
 #   make demo            the demo: lockskew in a guest of the default kernel
 #   make check           the kselftests on every kernel of the matrix, in QEMU
 #   make check-debug     the same on the debug kernel (built and cached)
-#   make bench           the benchmarks, in one guest
+#   make bench           the benchmarks, in one guest, results in build/bench
+#   make bench-update    the same, into the committed bench/results
 #   make vm KERNEL=6.12 CMD='...'   run a command in a guest
 #   make install         install libsema, hsemastat, the headers and man
 #                        pages (PREFIX, DESTDIR), and hsema.ko for the
@@ -66,6 +67,9 @@ demo:
 bench:
 	scripts/bench
 
+bench-update:
+	scripts/bench --save
+
 vm:
 	scripts/vm-run --kernel $(KERNEL) -- $(CMD)
 
@@ -115,4 +119,4 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all module libsema tools selftests examples check check-debug demo \
-	bench vm deps install install-lib install-module uninstall deb clean
+	bench bench-update vm deps install install-lib install-module uninstall deb clean
