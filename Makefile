@@ -25,7 +25,8 @@
 #
 # KDIR defaults to the running kernel's build directory, else to the
 # headers of the default test kernel (6.1).  install-module builds against
-# the running kernel's own (/lib/modules/KVER/build) whatever KDIR says.
+# the running kernel's own (KVER_BUILD, /lib/modules/KVER/build) whatever
+# KDIR says.
 
 KERNEL ?= 6.1
 KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; \
@@ -34,6 +35,7 @@ BUILD := $(CURDIR)/build
 KSFT_DIR = $(shell scripts/ksft)
 
 KVER ?= $(shell uname -r)
+KVER_BUILD ?= /lib/modules/$(KVER)/build
 MODDIR = $(DESTDIR)/lib/modules/$(KVER)
 AUTOLOAD ?= 0
 
@@ -83,17 +85,19 @@ install-lib:
 	$(MAKE) -C tools install
 
 # Only kmod/ (not the test module in selftests/kmod/), through the kernel's
-# own modules_install, which compresses it as that kernel's modules are.
-# With DESTDIR, depmod is left to whoever installs the tree.
+# own modules_install, which compresses it as that kernel's modules are;
+# unsigned, as with insmod (a distribution kernel's signing key is not
+# there: DKMS signs with its own key).  With DESTDIR, depmod is left to
+# whoever installs the tree.
 install-module:
-	@test -f /lib/modules/$(KVER)/build/Makefile || { \
-	  echo "no headers for kernel $(KVER) in /lib/modules/$(KVER)/build:" \
+	@test -f $(KVER_BUILD)/Makefile || { \
+	  echo "no headers for kernel $(KVER) in $(KVER_BUILD):" \
 	       "install them (e.g. linux-headers-$(KVER)) or run make install-lib" >&2; \
 	  exit 1; }
-	$(MAKE) -C /lib/modules/$(KVER)/build M=$(CURDIR)/kmod modules
-	$(MAKE) -C /lib/modules/$(KVER)/build M=$(CURDIR)/kmod \
+	$(MAKE) -C $(KVER_BUILD) M=$(CURDIR)/kmod modules
+	$(MAKE) -C $(KVER_BUILD) M=$(CURDIR)/kmod \
 		INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=updates \
-		DEPMOD=true modules_install
+		CONFIG_MODULE_SIG_ALL= modules_install
 	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
 	if [ "$(AUTOLOAD)" = 1 ]; then \
 	  install -d $(DESTDIR)/etc/modules-load.d && \
