@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * hsemastat, the statistics tool of libsema/, run against the live module:
+ * hsemastat, the statistics tool in tools/, run against the live module:
  * its text and JSON tables equal HSEMA_IOC_STATS field by field, and move
  * by exactly the timeouts a test causes; the debugfs fallback reads the
  * same values; a queued waiter's key appears in the per-key table while it
