@@ -3,7 +3,8 @@
  * hsemastat: print the hsema module's statistics.
  *
  * Module-wide counters come from the HSEMA_IOC_STATS ioctl on /dev/hsema
- * (any user), or from debugfs "stats" when the device does not know that
+ * (CAP_PERFMON or CAP_SYS_ADMIN: they describe every user's semaphores),
+ * or from debugfs "stats" when the device does not know that
  * ioctl or cannot be opened; the per-key table comes from debugfs
  * "queues" (root only) when it can be read.  The formats are documented
  * in Documentation/hsema.rst ("Statistics") and hsemastat(1).
@@ -242,6 +243,11 @@ static int read_stats(const struct opts *o, struct source *src,
 		memset(st, 0, sizeof(*st));
 		if (!ioctl(src->fd, HSEMA_IOC_STATS, st))
 			return 0;
+		if (errno == EPERM) {
+			fprintf(stderr, PROG ": %s: HSEMA_IOC_STATS: %s: the module-wide counters need CAP_PERFMON (or root)\n",
+				o->device, strerror(errno));
+			return -1;
+		}
 		if (errno != ENOTTY) {
 			fprintf(stderr, PROG ": %s: HSEMA_IOC_STATS: %s\n",
 				o->device, strerror(errno));
