@@ -76,6 +76,7 @@ void hsema_key_put(struct file *pin);
 bool hsema_key_equal(const struct hsema_key *a, const struct hsema_key *b);
 bool hsema_vma_usable(const struct vm_area_struct *vma);
 int hsema_fault_errno(const struct vm_area_struct *vma, int err);
+int hsema_read_fault_errno(u32 __user *uaddr);
 
 /* queue.c */
 int hsema_queues_init(void);

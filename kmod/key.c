@@ -63,6 +63,25 @@ int hsema_fault_errno(const struct vm_area_struct *vma, int err)
 	return -EFAULT;
 }
 
+/*
+ * Why a word that fault_in_readable() refused cannot be read: a hugetlb
+ * page the pool cannot supply is -ENOMEM, as for the other calls.
+ */
+int hsema_read_fault_errno(u32 __user *uaddr)
+{
+	unsigned long address = (unsigned long)uaddr;
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	int ret = -EFAULT;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, address);
+	if (vma && (vma->vm_flags & VM_HUGETLB) && (vma->vm_flags & VM_READ))
+		ret = -ENOMEM;
+	mmap_read_unlock(mm);
+	return ret;
+}
+
 /* @folio is in @mapping's page cache, not only pointing at it. */
 static bool in_page_cache(struct folio *folio, struct address_space *mapping)
 {

@@ -863,7 +863,7 @@ int hsema_query(u32 __user *uaddr, unsigned int flags, struct hsema_query *qr)
 	/* Nothing to write, but the word must exist, as for the others. */
 	if (fault_in_readable((const char __user *)uaddr, sizeof(u32))) {
 		hsema_site_put(&site);
-		return -EFAULT;
+		return hsema_read_fault_errno(uaddr);
 	}
 	site_lock(&site);
 	q = site_queue(&site);
