@@ -1390,7 +1390,11 @@ static void umount_busy_child(void *arg)
 	sleep_ms(300);
 }
 
-TEST(tmpfs_umount_under_waiter)
+/*
+ * Run @scene in a bounded child on a fresh tmpfs, then require a clean
+ * kernel log since the mount.
+ */
+static void run_tmpfs_scene(struct __test_metadata *_metadata, child_fn scene)
 {
 	struct tmpfs t;
 	int r, kfd, n;
@@ -1400,7 +1404,7 @@ TEST(tmpfs_umount_under_waiter)
 		SKIP(return, "cannot mount a tmpfs (%s): these tests run as root",
 		     strerror(-r));
 	kfd = kmsg_mark();
-	r = run_bounded(umount_busy_child, &t);
+	r = run_bounded(scene, &t);
 	tmpfs_cleanup(&t);
 	sleep_ms(200);
 	if (kfd >= 0) {
@@ -1410,6 +1414,11 @@ TEST(tmpfs_umount_under_waiter)
 	if (r == KSFT_SKIP)
 		SKIP(return, "%s", ctl->skip);
 	ASSERT_EQ(0, r) TH_LOG("see the lines above");
+}
+
+TEST(tmpfs_umount_under_waiter)
+{
+	run_tmpfs_scene(_metadata, umount_busy_child);
 }
 
 static void umount_detached_wake_child(void *arg)
@@ -1504,24 +1513,7 @@ static void umount_detached_wake_child(void *arg)
 
 TEST(tmpfs_detached_wake_from_other_process)
 {
-	struct tmpfs t;
-	int r, kfd, n;
-
-	r = tmpfs_mount(&t);
-	if (r)
-		SKIP(return, "cannot mount a tmpfs (%s): these tests run as root",
-		     strerror(-r));
-	kfd = kmsg_mark();
-	r = run_bounded(umount_detached_wake_child, &t);
-	tmpfs_cleanup(&t);
-	sleep_ms(200);
-	if (kfd >= 0) {
-		n = kmsg_count_splats(kfd, "# kmsg: ", 10);
-		EXPECT_EQ(0, n) TH_LOG("the kernel log has %d report line(s) (Busy inodes, BUG, WARNING...) since the mount", n);
-	}
-	if (r == KSFT_SKIP)
-		SKIP(return, "%s", ctl->skip);
-	ASSERT_EQ(0, r) TH_LOG("see the lines above");
+	run_tmpfs_scene(_metadata, umount_detached_wake_child);
 }
 
 TEST_HARNESS_MAIN
