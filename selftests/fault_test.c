@@ -23,6 +23,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,6 +362,61 @@ TEST_F(fault, eagain_newcomer_is_queued)
 	ASSERT_LE(0, ms);
 	EXPECT_EQ(0, self->sh->ret) TH_LOG("the waiter did not get the released unit");
 	EXPECT_EQ(0, self->sh->word);
+	kmsg_check_clean(self->kmsg);
+}
+
+/*
+ * A waiter granted a unit and SIGKILLed before it ran passes the unit on
+ * with a release of its own, which starts with the fatal signal pending.
+ * That release must not be cut short by the signal when its word faults:
+ * here its first compare-and-swap faults (inject_efault = 1), and the unit
+ * must still land in the word, not vanish with the dying waiter.
+ *
+ * The parent holds the waiter's CPU as SCHED_FIFO from the grant to the
+ * kill, so the waiter runs only once it is granted, killed and the knob
+ * is armed.
+ */
+TEST_F(fault, killed_granted_waiter_passes_unit_on_through_a_fault)
+{
+	struct sched_param fifo = { .sched_priority = 1 };
+	struct hsema_query q;
+	cpu_set_t cpu0;
+	int status, i;
+	pid_t waiter;
+
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu0), &cpu0));
+	self->sh->word = 0;
+	waiter = start(self->sh, self->fd, OP_WAIT, 0);
+	for (i = 0; i < 1000; i++) {
+		memset(&q, 0, sizeof(q));
+		q.uaddr = (__u64)(uintptr_t)&self->sh->word;
+		q.flags = HSEMA_F_SHARED;
+		ASSERT_EQ(0, ioctl(self->fd, HSEMA_IOC_QUERY, &q));
+		if (q.nr_waiters == 1)
+			break;
+		usleep(10000);
+	}
+	ASSERT_EQ(1, q.nr_waiters);
+	if (sched_setscheduler(0, SCHED_FIFO, &fifo))
+		SKIP(return, "SCHED_FIFO: %s (root needed)", strerror(errno));
+
+	/* A handoff grants the head: the unit is the waiter's now. */
+	EXPECT_EQ(0, do_wake(self->fd, &self->sh->word,
+			     HSEMA_F_SHARED | HSEMA_WAKE_HANDOFF, 1));
+	EXPECT_EQ(0, knob_set("inject_efault", 1));
+	kill(waiter, SIGKILL);
+	fifo.sched_priority = 0;
+	sched_setscheduler(0, SCHED_OTHER, &fifo);
+
+	ASSERT_EQ(waiter, waitpid(waiter, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	EXPECT_EQ(0, knob_get("inject_efault"))
+		TH_LOG("the dying waiter's release never met the fault");
+	EXPECT_EQ(1, self->sh->word)
+		TH_LOG("word %#x: the killed waiter's unit was lost, not passed on",
+		       self->sh->word);
 	kmsg_check_clean(self->kmsg);
 }
 
