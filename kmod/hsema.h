@@ -70,8 +70,8 @@ struct hsema_site {
 
 /* key.c */
 struct vm_area_struct;
-int hsema_key_get(u32 __user *uaddr, bool shared, struct hsema_key *key,
-		  struct file **pin);
+int hsema_key_get(u32 __user *uaddr, bool shared, bool write,
+		  struct hsema_key *key, struct file **pin);
 void hsema_key_put(struct file *pin);
 bool hsema_key_equal(const struct hsema_key *a, const struct hsema_key *b);
 bool hsema_vma_usable(const struct vm_area_struct *vma);
@@ -97,7 +97,8 @@ struct hsema_queue *hsema_dequeue(struct hsema_waiter *w);
 /* waitwake.c */
 extern unsigned long hsema_default_starve_ns;
 extern atomic_t hsema_inject_eagain, hsema_inject_efault;
-int hsema_site_user(struct hsema_site *site, u32 __user *uaddr, bool shared);
+int hsema_site_user(struct hsema_site *site, u32 __user *uaddr, bool shared,
+		    bool write);
 void hsema_site_put(struct hsema_site *site);
 int hsema_wait_site(struct hsema_site *site, unsigned int state,
 		    const ktime_t *deadline, clockid_t clock, u64 starve_ns);

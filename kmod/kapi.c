@@ -16,6 +16,9 @@
  * that enters the slow path counts itself in ->users, from before it can
  * be granted or grant until after its last access; destroy waits for the
  * count to drain.  The fast paths touch only the word, in one atomic step.
+ * An NMI release is outside the count: it touches the irq_work after
+ * adding to nmi_pending, but nobody can take that unit before the irq_work
+ * runs, and destroy's irq_work_sync() waits for it.
  */
 #include <linux/export.h>
 #include <linux/irq_work.h>

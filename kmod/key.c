@@ -88,8 +88,8 @@ static bool in_page_cache(struct folio *folio, struct address_space *mapping)
 	return xa_load(&mapping->i_pages, folio->index) == folio;
 }
 
-static int key_get_shared(unsigned long address, struct hsema_key *key,
-			  struct file **pin)
+static int key_get_shared(unsigned long address, bool write,
+			  struct hsema_key *key, struct file **pin)
 {
 	struct mm_struct *mm = current->mm;
 	struct address_space *mapping;
@@ -98,8 +98,12 @@ static int key_get_shared(unsigned long address, struct hsema_key *key,
 	struct page *page;
 	int ret;
 
-	/* Faults the page in writable; refuses VM_IO, PFNMAP, shadow stacks. */
-	ret = get_user_pages_fast(address, 1, FOLL_WRITE, &page);
+	/*
+	 * Faults the page in (writable for a call that will store to it: a
+	 * query must not dirty a file page or break copy-on-write); refuses
+	 * VM_IO, PFNMAP and, for writes, shadow stacks.
+	 */
+	ret = get_user_pages_fast(address, 1, write ? FOLL_WRITE : 0, &page);
 	if (ret < 1) {
 		mmap_read_lock(mm);
 		ret = hsema_fault_errno(vma_lookup(mm, address), ret);
@@ -137,11 +141,12 @@ out:
 }
 
 /*
- * Form the key of the word at @uaddr.  A shared key comes with a file
- * reference in *@pin, which hsema_key_put() drops; else *@pin is NULL.
+ * Form the key of the word at @uaddr, for a call that stores to it if
+ * @write.  A shared key comes with a file reference in *@pin, which
+ * hsema_key_put() drops; else *@pin is NULL.
  */
-int hsema_key_get(u32 __user *uaddr, bool shared, struct hsema_key *key,
-		  struct file **pin)
+int hsema_key_get(u32 __user *uaddr, bool shared, bool write,
+		  struct hsema_key *key, struct file **pin)
 {
 	unsigned long address = (unsigned long)uaddr;
 	struct mm_struct *mm = current->mm;
@@ -157,7 +162,7 @@ int hsema_key_get(u32 __user *uaddr, bool shared, struct hsema_key *key,
 	key->shared = false;
 	if (!shared)
 		return 0;
-	return key_get_shared(address, key, pin);
+	return key_get_shared(address, write, key, pin);
 }
 
 /* Drop a key's file.  May sleep: never call it under a bucket lock. */

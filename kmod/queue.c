@@ -147,7 +147,7 @@ struct hsema_queue *hsema_dequeue(struct hsema_waiter *w)
 	if (w->state == HSEMA_W_WOKEN)
 		q->nr_woken--;
 	w->q = NULL;
-	w->state = HSEMA_W_NONE;
+	WRITE_ONCE(w->state, HSEMA_W_NONE);
 	if (--q->nr_waiters || !q->hashed)
 		return NULL;
 	hlist_del(&q->node);

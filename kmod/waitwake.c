@@ -66,14 +66,16 @@
  * (a sleeping lock on PREEMPT_RT); a kernel semaphore's lock is raw and
  * taken with interrupts off, since it is released from hard interrupts.
  * Tasks are woken only after the lock is dropped, however many a release
- * wakes (struct hsema_wakeq), so neither lock is held across a wake-up.
+ * of a user word wakes (struct hsema_wakeq); a kernel semaphore's release,
+ * which may come from any context and so never allocates, wakes those
+ * past the first 16 under its raw lock.
  *
  * Faults: the word is touched with page faults disabled; on a fault the
  * lock is dropped, the page faulted in, and the step retried.  A page that
  * faults in but still refuses the store (a shadow-stack page) must not
- * loop for ever: after HSEMA_FAULT_TRIES fault-ins in a row without a
- * successful access the call fails with -EFAULT, and a fatal signal ends
- * it at once.  An -EAGAIN from the atomic (arm64's LL/SC loop giving up
+ * loop for ever: after HSEMA_FAULT_TRIES fault-ins in a row after which
+ * the store still faulted the call fails with -EFAULT, and a fatal signal
+ * ends it at once.  An -EAGAIN from the atomic (arm64's LL/SC loop giving up
  * under contention) is retried after dropping the lock, as futex does.
  */
 #include <linux/hrtimer.h>
@@ -110,8 +112,13 @@ static int word_inject(void)
 	return 0;
 }
 
-/* Fault-ins in a row that did not let the next access succeed. */
-#define HSEMA_FAULT_TRIES	3
+/*
+ * Fault-ins in a row after which the compare-and-swap still faulted.  One
+ * would do for a page that refuses stores; a few more absorb the races
+ * that can undo a fault-in before the locked retry (reclaim, NUMA hinting,
+ * a fork() write-protecting the page), so that they never end a call.
+ */
+#define HSEMA_FAULT_TRIES	16
 
 static void site_lock(struct hsema_site *site)
 	__acquires(site)
@@ -199,10 +206,12 @@ static int word_fault_in(struct hsema_site *site)
 /*
  * The unlocked step a locked one asked for: fault the word in (bounded
  * by *@faults), or let the contended atomic settle.  Returns 0 to retry,
- * else the error to fail with.
+ * else the error to fail with.  A @killable call ends at a fatal signal;
+ * the release by which a dying waiter passes its unit on is not killable
+ * (it starts with the signal pending), only bounded.
  */
 static int word_recover(struct hsema_site *site, int err,
-			unsigned int *faults)
+			unsigned int *faults, bool killable)
 {
 	int ret = 0;
 
@@ -212,17 +221,20 @@ static int word_recover(struct hsema_site *site, int err,
 		ret = -EFAULT;
 	else
 		ret = word_fault_in(site);
-	if (!ret && fatal_signal_pending(current))
+	if (ret == -EINTR && !killable)
+		ret = 0;
+	if (!ret && killable && fatal_signal_pending(current))
 		ret = -EINTR;
 	return ret;
 }
 
-int hsema_site_user(struct hsema_site *site, u32 __user *uaddr, bool shared)
+int hsema_site_user(struct hsema_site *site, u32 __user *uaddr, bool shared,
+		    bool write)
 {
 	int ret;
 
 	memset(site, 0, sizeof(*site));
-	ret = hsema_key_get(uaddr, shared, &site->key, &site->pin);
+	ret = hsema_key_get(uaddr, shared, write, &site->key, &site->pin);
 	if (ret)
 		return ret;
 	site->b = hsema_bucket(&site->key);
@@ -299,10 +311,10 @@ static void starve_exit(struct hsema_site *site, struct hsema_queue *q)
  * between only sees a spurious wake-up; the reference keeps its
  * task_struct alive until then.
  *
- * The array is sized before anything is added: a release that would wake
- * more than it holds drops the lock, allocates, and plans again.  Only a
- * release that cannot allocate (a kernel semaphore released in atomic
- * context, or no memory) wakes the tasks past the array under the lock.
+ * The array is sized before anything is added: a release of a user word
+ * that would wake more than it holds drops the lock, allocates, and plans
+ * again.  Only a release that cannot allocate (any kernel semaphore's, or
+ * one that found no memory) wakes the tasks past the array under the lock.
  */
 #define HSEMA_WAKEQ_INLINE	16
 
@@ -364,7 +376,7 @@ static void wakeq_wake(struct hsema_wakeq *wq)
 static void wake_waiter(struct hsema_site *site, struct hsema_queue *q,
 			struct hsema_waiter *w, struct hsema_wakeq *wq)
 {
-	w->state = HSEMA_W_WOKEN;
+	WRITE_ONCE(w->state, HSEMA_W_WOKEN);
 	q->nr_woken++;
 	hsema_qstat_inc(q, wakes);
 	trace_hsema_woken(&site->key, w, q->nr_waiters);
@@ -482,10 +494,8 @@ static enum hsema_compete compete(struct hsema_site *site,
 			return HSEMA_C_ACQUIRED;
 		}
 
-		if (!q && !site->fixed && !*spare) {
-			*err = -ENOMEM;
+		if (!q && !site->fixed && !*spare)
 			return HSEMA_C_NOMEM;
-		}
 
 		/* A woken waiter that waited too long makes the queue starve. */
 		if (w->q && !starving &&
@@ -516,7 +526,7 @@ static enum hsema_compete compete(struct hsema_site *site,
 		trace_hsema_queued(&site->key, w, q->nr_waiters);
 	} else if (w->state == HSEMA_W_WOKEN) {
 		/* Lost to a newcomer: sleep again, keeping our ticket. */
-		w->state = HSEMA_W_QUEUED;
+		WRITE_ONCE(w->state, HSEMA_W_QUEUED);
 		q->nr_woken--;
 		hsema_qstat_inc(q, requeues);
 		trace_hsema_requeued(&site->key, w, q->nr_waiters);
@@ -547,6 +557,7 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 	struct hsema_queue *spare = NULL, *dead = NULL;
 	struct hrtimer_sleeper timer, *to = NULL;
 	unsigned int faults = 0;
+	enum hsema_compete c;
 	struct hsema_wakeq wq;
 	bool armed = false;
 	int ret, err;
@@ -567,7 +578,8 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 			break;
 		}
 		if (w.state == HSEMA_W_NONE || w.state == HSEMA_W_WOKEN) {
-			switch (compete(site, &w, &spare, &dead, &err)) {
+			c = compete(site, &w, &spare, &dead, &err);
+			switch (c) {
 			case HSEMA_C_ACQUIRED:
 				ret = 0;
 				goto out;
@@ -578,11 +590,12 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 			case HSEMA_C_NOMEM:
 				/* Nothing changed: we are where we were. */
 				site_unlock(site);
-				if (err == -ENOMEM) {
+				if (c == HSEMA_C_NOMEM) {
 					spare = hsema_queue_alloc();
 					ret = spare ? 0 : -ENOMEM;
 				} else {
-					ret = word_recover(site, err, &faults);
+					ret = word_recover(site, err, &faults,
+							   true);
 				}
 				site_lock(site);
 				if (!ret)
@@ -719,14 +732,19 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
  * Callable from any context for kernel semaphores; @may_yield permits the
  * directed yield, which is still refused where scheduling is unsafe.
  * Returns 0, -EOVERFLOW (nothing changed), or for user words -EFAULT,
- * -ENOMEM (hugetlb) or -EINTR (fatal signal), with nothing released.
+ * -ENOMEM (hugetlb) or -EINTR (a fatal signal that came during the
+ * call), with nothing released.
  */
 int hsema_wake_site(struct hsema_site *site, u32 count, bool handoff,
 		    bool may_yield, struct hsema_wake *out)
 {
-	/* Where the wake array may grow: tasks that may sleep. */
-	bool may_alloc = site->uaddr ||
-		(IS_ENABLED(CONFIG_PREEMPT_COUNT) && preemptible());
+	/*
+	 * The wake array grows only for user words (an ioctl: a task that
+	 * may sleep).  A kernel semaphore is released wherever up() may be,
+	 * and up() never allocates: past the array it wakes under its lock.
+	 */
+	bool may_alloc = site->uaddr;
+	bool killable = !fatal_signal_pending(current);
 	struct task_struct *yield_task = NULL;
 	struct hsema_queue *q, *dead = NULL;
 	unsigned int faults = 0, need = 0;
@@ -763,11 +781,11 @@ retry:
 		site_unlock(site);
 		if (need) {
 			/* Without memory, wake the rest under the lock. */
-			if (wakeq_reserve(&wq, need))
+			if (wakeq_reserve(&wq, need + need / 4))
 				may_alloc = false;
 			need = 0;
 		} else {
-			ret = word_recover(site, ret, &faults);
+			ret = word_recover(site, ret, &faults, killable);
 		}
 		site_lock(site);
 		if (!ret)
@@ -782,7 +800,8 @@ retry:
 			w = queue_head(q);
 			hsema_stat_wait_time(q, waited_ns(w, now));
 			dead = hsema_dequeue(w);
-			w->state = HSEMA_W_GRANTED;
+			/* The waiter may read it unlocked: see hsema_wait_site(). */
+			WRITE_ONCE(w->state, HSEMA_W_GRANTED);
 			hsema_qstat_inc(q, grants);
 			trace_hsema_granted(&site->key, w, q->nr_waiters);
 			if (!yield_task) {
@@ -826,7 +845,7 @@ int hsema_wait(u32 __user *uaddr, unsigned int flags, const ktime_t *deadline,
 	struct hsema_site site;
 	int ret;
 
-	ret = hsema_site_user(&site, uaddr, flags & HSEMA_F_SHARED);
+	ret = hsema_site_user(&site, uaddr, flags & HSEMA_F_SHARED, true);
 	if (ret)
 		return ret;
 	ret = hsema_wait_site(&site, TASK_INTERRUPTIBLE, deadline,
@@ -842,7 +861,7 @@ int hsema_wake(u32 __user *uaddr, unsigned int flags, u32 count,
 	struct hsema_site site;
 	int ret;
 
-	ret = hsema_site_user(&site, uaddr, flags & HSEMA_F_SHARED);
+	ret = hsema_site_user(&site, uaddr, flags & HSEMA_F_SHARED, true);
 	if (ret)
 		return ret;
 	ret = hsema_wake_site(&site, count, flags & HSEMA_WAKE_HANDOFF,
@@ -857,7 +876,7 @@ int hsema_query(u32 __user *uaddr, unsigned int flags, struct hsema_query *qr)
 	struct hsema_queue *q;
 	int ret;
 
-	ret = hsema_site_user(&site, uaddr, flags & HSEMA_F_SHARED);
+	ret = hsema_site_user(&site, uaddr, flags & HSEMA_F_SHARED, false);
 	if (ret)
 		return ret;
 	/* Nothing to write, but the word must exist, as for the others. */
