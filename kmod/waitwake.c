@@ -686,7 +686,8 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 		 * were announced to woken waiters that have not run yet;
 		 * they are absorbed and granted in ticket order instead.
 		 */
-		starving = p->enter = true;
+		starving = true;
+		p->enter = true;
 		units += p->base;
 		p->base = 0;
 	}
