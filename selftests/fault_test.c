@@ -165,6 +165,24 @@ static int do_wake(int fd, __u32 *word, unsigned int flags, __u32 count)
 	return ioctl(fd, HSEMA_IOC_WAKE, &a) ? -errno : 0;
 }
 
+/* Waiters queued on the shared word, polled until 1 (or the child ended). */
+static int queued(int fd, struct shared *sh, int tries)
+{
+	struct hsema_query q;
+
+	while (tries--) {
+		memset(&q, 0, sizeof(q));
+		q.uaddr = (__u64)(uintptr_t)&sh->word;
+		q.flags = HSEMA_F_SHARED;
+		if (ioctl(fd, HSEMA_IOC_QUERY, &q))
+			return -errno;
+		if (q.nr_waiters == 1 || __atomic_load_n(&sh->done, __ATOMIC_SEQ_CST))
+			return q.nr_waiters;
+		usleep(10000);
+	}
+	return q.nr_waiters;
+}
+
 enum op { OP_WAIT, OP_WAKE };
 
 /* Run @op on the shared word in a child; its pid. */
@@ -246,20 +264,10 @@ TEST_F(fault, failed_wake_keeps_waiter)
 	struct hsema_query q;
 	pid_t waiter, waker;
 	long ms;
-	int i;
 
 	self->sh->word = 0;
 	waiter = start(self->sh, self->fd, OP_WAIT, 0);
-	for (i = 0; i < 1000; i++) {
-		memset(&q, 0, sizeof(q));
-		q.uaddr = (__u64)(uintptr_t)&self->sh->word;
-		q.flags = HSEMA_F_SHARED;
-		ASSERT_EQ(0, ioctl(self->fd, HSEMA_IOC_QUERY, &q));
-		if (q.nr_waiters == 1)
-			break;
-		usleep(10000);
-	}
-	ASSERT_EQ(1, q.nr_waiters);
+	ASSERT_EQ(1, queued(self->fd, self->sh, 1000));
 
 	ASSERT_EQ(0, knob_set("inject_efault", FOREVER));
 	waker = fork();
@@ -339,24 +347,14 @@ TEST_F(fault, eagain_newcomer_times_out)
 /* ... and a newcomer that met -EAGAIN is on the queue: a WAKE reaches it. */
 TEST_F(fault, eagain_newcomer_is_queued)
 {
-	struct hsema_query q;
 	long ms;
 	pid_t pid;
-	int i;
 
 	self->sh->word = 0;
 	ASSERT_EQ(0, knob_set("inject_eagain", 3));
 	pid = start(self->sh, self->fd, OP_WAIT, 5 * 1000000000LL);
-	for (i = 0; i < 300; i++) {
-		memset(&q, 0, sizeof(q));
-		q.uaddr = (__u64)(uintptr_t)&self->sh->word;
-		q.flags = HSEMA_F_SHARED;
-		ASSERT_EQ(0, ioctl(self->fd, HSEMA_IOC_QUERY, &q));
-		if (q.nr_waiters == 1 || self->sh->done)
-			break;
-		usleep(10000);
-	}
-	EXPECT_EQ(1, q.nr_waiters) TH_LOG("the waiter is asleep on no queue");
+	EXPECT_EQ(1, queued(self->fd, self->sh, 300))
+		TH_LOG("the waiter is asleep on no queue");
 	EXPECT_EQ(0, do_wake(self->fd, &self->sh->word, HSEMA_F_SHARED, 1));
 	ms = finish(pid, WAIT_MS);
 	ASSERT_LE(0, ms);
@@ -379,9 +377,8 @@ TEST_F(fault, eagain_newcomer_is_queued)
 TEST_F(fault, killed_granted_waiter_passes_unit_on_through_a_fault)
 {
 	struct sched_param fifo = { .sched_priority = 1 };
-	struct hsema_query q;
 	cpu_set_t cpu0;
-	int status, i;
+	int status;
 	pid_t waiter;
 
 	CPU_ZERO(&cpu0);
@@ -389,16 +386,7 @@ TEST_F(fault, killed_granted_waiter_passes_unit_on_through_a_fault)
 	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu0), &cpu0));
 	self->sh->word = 0;
 	waiter = start(self->sh, self->fd, OP_WAIT, 0);
-	for (i = 0; i < 1000; i++) {
-		memset(&q, 0, sizeof(q));
-		q.uaddr = (__u64)(uintptr_t)&self->sh->word;
-		q.flags = HSEMA_F_SHARED;
-		ASSERT_EQ(0, ioctl(self->fd, HSEMA_IOC_QUERY, &q));
-		if (q.nr_waiters == 1)
-			break;
-		usleep(10000);
-	}
-	ASSERT_EQ(1, q.nr_waiters);
+	ASSERT_EQ(1, queued(self->fd, self->sh, 1000));
 	if (sched_setscheduler(0, SCHED_FIFO, &fifo))
 		SKIP(return, "SCHED_FIFO: %s (root needed)", strerror(errno));
 
