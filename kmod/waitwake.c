@@ -367,7 +367,6 @@ static void wakeq_wake(struct hsema_wakeq *wq)
 		wake_up_process(wq->task[i]);
 		put_task_struct(wq->task[i]);
 	}
-	wq->n = 0;
 	if (wq->task != wq->inline_task)
 		kvfree(wq->task);
 	wakeq_init(wq);
