@@ -102,7 +102,7 @@ int hsema_site_user(struct hsema_site *site, u32 __user *uaddr, bool shared,
 void hsema_site_put(struct hsema_site *site);
 int hsema_wait_site(struct hsema_site *site, unsigned int state,
 		    const ktime_t *deadline, clockid_t clock, u64 starve_ns);
-int hsema_wake_site(struct hsema_site *site, u32 count, bool handoff,
+int hsema_wake_site(struct hsema_site *site, u32 count, unsigned int how,
 		    bool may_yield, struct hsema_wake *out);
 int hsema_wait(u32 __user *uaddr, unsigned int flags, const ktime_t *deadline,
 	       u64 starve_ns);

@@ -181,7 +181,8 @@ static int hsema_release_common(struct hsema *s, unsigned int n, bool handoff)
 	}
 	hsema_use(s);
 	hsema_site_kernel(s, &site);
-	ret = hsema_wake_site(&site, n, handoff, true, NULL);
+	ret = hsema_wake_site(&site, n, handoff ? HSEMA_WAKE_HANDOFF : 0, true,
+			      NULL);
 	hsema_unuse(s);
 	return ret;
 }

@@ -27,7 +27,8 @@ MODULE_PARM_DESC(starve_ns,
 
 #define HSEMA_FEATURES (HSEMA_FEAT_SHARED | HSEMA_FEAT_TIMEOUT | \
 			HSEMA_FEAT_HANDOFF | HSEMA_FEAT_STARVATION | \
-			HSEMA_FEAT_QUERY | HSEMA_FEAT_STATS)
+			HSEMA_FEAT_QUERY | HSEMA_FEAT_STATS | \
+			HSEMA_FEAT_PUBLISHED)
 
 static bool hsema_reserved_zero(const __u64 *r, size_t n)
 {
@@ -112,6 +113,9 @@ static long hsema_ioc_wake(void __user *arg)
 	    !hsema_reserved_zero(a.reserved, ARRAY_SIZE(a.reserved)))
 		return -EINVAL;
 	if (!a.count || a.count > HSEMA_VALUE_MAX)
+		return -EINVAL;
+	/* A handoff grants the units it brings; published ones are taken. */
+	if ((a.flags & HSEMA_WAKE_HANDOFF) && (a.flags & HSEMA_WAKE_PUBLISHED))
 		return -EINVAL;
 	/*
 	 * An argument that cannot take the answer fails before anything is

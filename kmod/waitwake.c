@@ -44,6 +44,19 @@
  * back to sleep at the same place (Go's semacquire with lifo=false, and the
  * kernel mutex's optimistic acquirers, make the same trade for throughput).
  *
+ * libsema's normal-mode release publishes first (HSEMA_WAKE_PUBLISHED):
+ * its compare-and-swap adds the unit to the word although WAITERS is set
+ * (never while STARVING is), and only then does it ask the kernel to wake.
+ * So the unit is takeable for the whole system call, as glibc's sem_post()
+ * makes it, instead of every acquirer that arrives meanwhile reading 0 and
+ * going to sleep behind the first.  The invariant then reads: every unit
+ * in the value is claimed by a woken waiter, or by the published release
+ * that is on its way here; the release restores the first form under the
+ * lock, waking only for units still in the value and not yet claimed.  A
+ * release that dies between its compare-and-swap and the call leaves its
+ * unit in the value, where every acquirer can take it, and the next
+ * release wakes for it (as with a futex semaphore's post).
+ *
  * Starvation mode (Go's sync.Mutex): when the head waiter has waited longer
  * than its threshold, the queue starves.  The value is absorbed and
  * STARVING set in one compare-and-swap, so from then on nobody takes units
@@ -645,7 +658,7 @@ out:
 	/* A dying process cannot use its unit: pass it on. */
 	if (!ret && site->uaddr && fatal_signal_pending(current)) {
 		hsema_stat_inc(passed_on);
-		hsema_wake_site(site, 1, false, false, NULL);
+		hsema_wake_site(site, 1, 0, false, NULL);
 		ret = -EINTR;
 	}
 	return ret;
@@ -663,17 +676,23 @@ struct hsema_plan {
 	u32 bits;		/* WAITERS and STARVING afterwards */
 };
 
+/*
+ * @how: HSEMA_WAKE_HANDOFF, or HSEMA_WAKE_PUBLISHED: the caller's units
+ * are already in the value (@old), so it brings none of its own.
+ */
 static void plan_release(struct hsema_queue *q, u32 old, u32 count,
-			 bool handoff, u64 now, struct hsema_plan *p)
+			 unsigned int how, u64 now, struct hsema_plan *p)
 {
-	u32 units = count, left, woken, unclaimed;
+	bool handoff = how & HSEMA_WAKE_HANDOFF;
+	u32 units, left, woken, unclaimed;
 	struct hsema_waiter *w;
 	bool starving;
 
 	memset(p, 0, sizeof(*p));
+	units = (how & HSEMA_WAKE_PUBLISHED) ? 0 : count;
 	p->base = old & HSEMA_VALUE_MASK;
 	if (!q) {
-		p->counted = count;
+		p->counted = units;
 		return;
 	}
 
@@ -714,10 +733,13 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 	p->counted = units;
 	/*
 	 * Every unit in the value is claimed by a woken waiter while anybody
-	 * sleeps.  A grant to a woken waiter that has not run yet (a handoff
-	 * in normal mode) leaves the unit it was woken for in the value with
-	 * no claimant, so wake a sleeper for it too, or it could sit there
-	 * while everyone sleeps.
+	 * sleeps, once the release that put it there has been here (a
+	 * published unit is unclaimed from the caller's compare-and-swap
+	 * until this call).  A grant to a woken waiter that has not run yet
+	 * (a handoff in normal mode) leaves the unit it was woken for in the
+	 * value with no claimant, so wake a sleeper for it too, or it could
+	 * sit there while everyone sleeps.  Units already claimed get no
+	 * second waiter: a wake-up for them could only lose.
 	 */
 	unclaimed = p->base + units > woken ? p->base + units - woken : 0;
 	p->wake = min(max(units, unclaimed), left - woken);
@@ -729,13 +751,16 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
  * Release @count units: grant or wake up to @count waiters in ticket
  * order (and wake one more for each granted waiter whose unit is still in
  * the value) and add the rest to the word, in one pass under one lock hold.
- * Callable from any context for kernel semaphores; @may_yield permits the
- * directed yield, which is still refused where scheduling is unsafe.
+ * @how is HSEMA_WAKE_HANDOFF (grant even in normal mode) or
+ * HSEMA_WAKE_PUBLISHED (the units are in the word already: wake for them,
+ * add nothing).  Callable from any context for kernel semaphores;
+ * @may_yield permits the directed yield, which is still refused where
+ * scheduling is unsafe.
  * Returns 0, -EOVERFLOW (nothing changed), or for user words -EFAULT,
  * -ENOMEM (hugetlb) or -EINTR (a fatal signal that came during the
  * call), with nothing released.
  */
-int hsema_wake_site(struct hsema_site *site, u32 count, bool handoff,
+int hsema_wake_site(struct hsema_site *site, u32 count, unsigned int how,
 		    bool may_yield, struct hsema_wake *out)
 {
 	/*
@@ -762,7 +787,7 @@ retry:
 	now = ktime_get_ns();
 	ret = word_read(site, &old);
 	while (!ret) {
-		plan_release(q, old, count, handoff, now, &p);
+		plan_release(q, old, count, how, now, &p);
 		if ((u64)p.base + p.counted > HSEMA_VALUE_MAX) {
 			ret = -EOVERFLOW;
 			goto unlock;
@@ -864,7 +889,8 @@ int hsema_wake(u32 __user *uaddr, unsigned int flags, u32 count,
 	ret = hsema_site_user(&site, uaddr, flags & HSEMA_F_SHARED, true);
 	if (ret)
 		return ret;
-	ret = hsema_wake_site(&site, count, flags & HSEMA_WAKE_HANDOFF,
+	ret = hsema_wake_site(&site, count,
+			      flags & (HSEMA_WAKE_HANDOFF | HSEMA_WAKE_PUBLISHED),
 			      may_yield, out);
 	hsema_site_put(&site);
 	return ret;

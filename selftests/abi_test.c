@@ -157,6 +157,7 @@ TEST_F(dev, version_features)
 		{ HSEMA_FEAT_STARVATION, "STARVATION" },
 		{ HSEMA_FEAT_QUERY, "QUERY" },
 		{ HSEMA_FEAT_STATS, "STATS" },
+		{ HSEMA_FEAT_PUBLISHED, "PUBLISHED" },
 	};
 	struct hsema_version v;
 	unsigned int i;

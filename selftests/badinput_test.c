@@ -185,7 +185,8 @@ TEST_F(bad, version_ok)
 	struct hsema_version v;
 	const __u64 want = HSEMA_FEAT_SHARED | HSEMA_FEAT_TIMEOUT |
 			   HSEMA_FEAT_HANDOFF | HSEMA_FEAT_STARVATION |
-			   HSEMA_FEAT_QUERY | HSEMA_FEAT_STATS;
+			   HSEMA_FEAT_QUERY | HSEMA_FEAT_STATS |
+			   HSEMA_FEAT_PUBLISHED;
 
 	memset(&v, 0x5a, sizeof(v));
 	ASSERT_EQ(0, xioctl(self->fd, HSEMA_IOC_VERSION, &v));
@@ -299,6 +300,36 @@ TEST_F(bad, wake_adds)
 	EXPECT_EQ(9, peek(self->word));
 	EXPECT_EQ(0, k.granted);
 	EXPECT_EQ(0, k.woken);
+}
+
+/*
+ * A published WAKE adds nothing, whatever its count claims: the caller
+ * said its units are in the word already.  With nobody queued it only
+ * clears stale bits; it never overflows, since it adds nothing.
+ */
+TEST_F(bad, wake_published_adds_nothing)
+{
+	struct hsema_wake k = wake_req(U64(self->word), 3,
+				       HSEMA_WAKE_PUBLISHED);
+
+	ASSERT_EQ(0, xioctl(self->fd, HSEMA_IOC_WAKE, &k));
+	EXPECT_EQ(5, peek(self->word));
+	EXPECT_EQ(0, k.granted);
+	EXPECT_EQ(0, k.woken);
+
+	poke(self->word, HSEMA_WAITERS | HSEMA_STARVING | 3);
+	k = wake_req(U64(self->word), HSEMA_VALUE_MAX, HSEMA_WAKE_PUBLISHED);
+	ASSERT_EQ(0, xioctl(self->fd, HSEMA_IOC_WAKE, &k));
+	EXPECT_EQ(3, peek(self->word));
+
+	poke(self->word, HSEMA_VALUE_MAX);
+	k = wake_req(U64(self->word), HSEMA_VALUE_MAX, HSEMA_WAKE_PUBLISHED);
+	EXPECT_EQ(0, xioctl(self->fd, HSEMA_IOC_WAKE, &k));
+	EXPECT_EQ(HSEMA_VALUE_MAX, peek(self->word));
+
+	k = wake_req(U64(self->sword), 2, HSEMA_F_SHARED | HSEMA_WAKE_PUBLISHED);
+	ASSERT_EQ(0, xioctl(self->fd, HSEMA_IOC_WAKE, &k));
+	EXPECT_EQ(5, peek(self->sword));
 }
 
 /* A stale WAITERS bit with no kernel waiters is cleared by a WAKE. */
@@ -741,7 +772,19 @@ TEST_F(bad, wake_einval)
 			EXPECT_EQ(EINVAL, err)
 				TH_LOG("count %#x: %s", bad_counts[i],
 				       strerror(err));
+			k = wake_req(ua, bad_counts[i],
+				     key[s] | HSEMA_WAKE_PUBLISHED);
+			err = xioctl(self->fd, HSEMA_IOC_WAKE, &k);
+			EXPECT_EQ(EINVAL, err)
+				TH_LOG("published, count %#x: %s",
+				       bad_counts[i], strerror(err));
 		}
+		/* A handoff grants units it brings; published ones are not. */
+		k = wake_req(ua, 1, key[s] | HSEMA_WAKE_HANDOFF |
+			     HSEMA_WAKE_PUBLISHED);
+		err = xioctl(self->fd, HSEMA_IOC_WAKE, &k);
+		EXPECT_EQ(EINVAL, err)
+			TH_LOG("HANDOFF | PUBLISHED: %s", strerror(err));
 		EXPECT_EQ(5, peek(words[s]));
 	}
 }

@@ -37,6 +37,7 @@
 #include <linux/hsema.h>
 
 #include "kselftest_harness.h"
+#include "sema.h"
 #include "kmsg_check.h"
 
 /* No kernel report since @fd was marked (a skip of the check if -1). */
@@ -289,6 +290,61 @@ TEST_F(fault, failed_wake_keeps_waiter)
 	ASSERT_LE(0, ms) TH_LOG("the waiter did not get the unit");
 	EXPECT_EQ(0, self->sh->ret);
 	EXPECT_EQ(0, self->sh->word) TH_LOG("word %#x: the unit is not accounted once", self->sh->word);
+	kmsg_check_clean(self->kmsg);
+}
+
+/*
+ * A published release (sema_release() with a waiter queued adds its unit
+ * to the word first) whose WAKE then meets the refusing word has still
+ * released: it returns 0, the unit is in the word, and the waiter, not
+ * woken, gets it from the next release, which wakes for both units.  A
+ * release reported as failed after its unit landed would invite a retry
+ * that releases twice.
+ */
+TEST_F(fault, published_release_survives_failed_wake)
+{
+	sema_t *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct hsema_query q;
+	pid_t waiter;
+	long ms;
+	int ret;
+
+	ASSERT_NE(MAP_FAILED, s);
+	ASSERT_EQ(0, sema_init(s, 0, SEMA_SHARED));
+	ASSERT_EQ(0, sema_set_starve_threshold(s, 10000000));
+	waiter = fork();
+	if (!waiter) {
+		self->sh->ret = sema_acquire(s);
+		__atomic_store_n(&self->sh->done, 1, __ATOMIC_SEQ_CST);
+		_exit(0);
+	}
+	memset(&q, 0, sizeof(q));
+	for (ms = 0; ms < 10000 && q.nr_waiters != 1; ms += 10) {
+		usleep(10000);
+		memset(&q, 0, sizeof(q));
+		q.uaddr = (__u64)(uintptr_t)&s->__word;
+		q.flags = HSEMA_F_SHARED;
+		ASSERT_EQ(0, ioctl(self->fd, HSEMA_IOC_QUERY, &q));
+	}
+	ASSERT_EQ(1, q.nr_waiters);
+
+	ASSERT_EQ(0, knob_set("inject_efault", FOREVER));
+	ret = sema_release(s);
+	knobs_clear();
+	EXPECT_EQ(0, ret) TH_LOG("a release whose unit is in the word said %d", ret);
+	EXPECT_EQ(HSEMA_WAITERS | 1, __atomic_load_n(&s->__word, __ATOMIC_SEQ_CST));
+	ASSERT_EQ(0, ioctl(self->fd, HSEMA_IOC_QUERY, &q));
+	EXPECT_EQ(1, q.nr_waiters);
+	EXPECT_EQ(0, q.nr_woken);
+
+	ASSERT_EQ(0, sema_release(s));
+	ms = finish(waiter, WAIT_MS);
+	ASSERT_LE(0, ms) TH_LOG("the waiter did not get a unit");
+	EXPECT_EQ(0, self->sh->ret);
+	EXPECT_EQ(1, __atomic_load_n(&s->__word, __ATOMIC_SEQ_CST))
+		TH_LOG("two releases, one acquire: one unit must be left");
+	munmap(s, 4096);
 	kmsg_check_clean(self->kmsg);
 }
 

@@ -53,7 +53,10 @@
 /* HSEMA_IOC_WAKE flags. */
 #define HSEMA_WAKE_HANDOFF	(1U << 8)	/* grant directly and yield, */
 						/* even in normal mode */
-#define HSEMA_WAKE_FLAGS	(HSEMA_F_SHARED | HSEMA_WAKE_HANDOFF)
+#define HSEMA_WAKE_PUBLISHED	(1U << 9)	/* the caller already added */
+						/* @count to the value */
+#define HSEMA_WAKE_FLAGS	(HSEMA_F_SHARED | HSEMA_WAKE_HANDOFF | \
+				 HSEMA_WAKE_PUBLISHED)
 
 /* HSEMA_IOC_QUERY flags. */
 #define HSEMA_QUERY_FLAGS	HSEMA_F_SHARED
@@ -65,6 +68,7 @@
 #define HSEMA_FEAT_STARVATION	(1ULL << 3)	/* starvation mode */
 #define HSEMA_FEAT_QUERY	(1ULL << 4)	/* HSEMA_IOC_QUERY */
 #define HSEMA_FEAT_STATS	(1ULL << 5)	/* HSEMA_IOC_STATS */
+#define HSEMA_FEAT_PUBLISHED	(1ULL << 6)	/* HSEMA_WAKE_PUBLISHED */
 
 struct hsema_version {
 	__u32 abi_version;	/* out: HSEMA_ABI_VERSION */
@@ -98,6 +102,15 @@ struct hsema_wait {
  * the next sleeper for that unit, so @woken can exceed @count - @granted.
  * If the word's value would pass HSEMA_VALUE_MAX, fails with -EOVERFLOW
  * and changes nothing.
+ *
+ * With HSEMA_WAKE_PUBLISHED the caller has already added its @count units
+ * to the value itself, with a compare-and-swap that found WAITERS set and
+ * STARVING clear (the normal-mode release: the units are takeable at once,
+ * as glibc's sem_post() makes them, while the kernel is entered only to
+ * wake).  The kernel then adds nothing: it wakes one sleeper per unit in
+ * the value that no woken waiter has claimed yet, or, if the queue starts
+ * starving, grants the value's units to the head.  It can only wake, never
+ * create a unit.  Not with HSEMA_WAKE_HANDOFF (-EINVAL).
  */
 struct hsema_wake {
 	__u64 uaddr;		/* in: address of the word, 4-byte aligned */
