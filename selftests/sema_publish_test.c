@@ -15,9 +15,9 @@
  *   between its compare-and-swap and the ioctl) is takeable at once, and
  *   the next release wakes for it as well as for its own;
  * - if the head has waited past its threshold, the published WAKE starts
- *   starvation and grants the value's units to the head instead.
- * - sema_release() takes this path: with a waiter queued, the unit is in
- *   the word before the kernel is entered.
+ *   starvation and grants the value's units to the head instead;
+ * - sema_release() with a waiter queued wakes it once and adds nothing
+ *   twice.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -253,9 +253,11 @@ TEST_F(pub, head_starved_gets_grant)
 }
 
 /*
- * sema_release() with a waiter queued publishes first: seen from the
- * kernel's counters, it wakes the waiter without a grant, and a WAKE
- * argument that says so is all it sends (nothing added twice).
+ * sema_release() with a waiter queued, seen from the kernel's counters:
+ * one wake-up, no grant, and nothing added twice (release_n(2) with one
+ * waiter leaves exactly one unit).  The old release (kernel first) did
+ * the same; that the unit is in the word before the call is shown by
+ * fault_test's published_release_survives_failed_wake.
  */
 TEST_F(pub, sema_release_publishes)
 {
