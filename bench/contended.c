@@ -10,17 +10,27 @@
  * would any program's.
  *
  * Each cell (threads, critical section) runs every implementation for the
- * same time, in turns whose order rotates, and adds the turns up.
+ * same time, in turns whose order rotates, and adds the turns up; each
+ * turn's throughput is kept too, so that the report can take the ratio
+ * between implementations turn by turn (neighbours in time share the
+ * host's mood) and say how far the turns were apart.
+ *
+ * Per turn, the workers' futex() and ioctl() calls and voluntary context
+ * switches are counted (kcount.h): what an implementation asks of the
+ * kernel per acquisition, which an emulator does not change.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "clock.h"
 #include "hist.h"
 #include "hstats.h"
 #include "json.h"
+#include "kcount.h"
 #include "work.h"
 
 struct cell {
@@ -28,7 +38,7 @@ struct cell {
 	struct bsem *s;
 	uint64_t cs_iters;
 	uint64_t deadline;		/* ticks */
-	pthread_barrier_t go;
+	struct gate go;
 };
 
 struct worker {
@@ -36,8 +46,16 @@ struct worker {
 	pthread_t t;
 	uint64_t ops;			/* this turn */
 	uint64_t end;			/* ticks, after the last release */
+	uint64_t nvcsw;			/* voluntary switches in the loop */
+	pid_t tid;
 	struct hist h;			/* this turn */
 } __attribute__((aligned(64)));
+
+/* One turn of one implementation. */
+struct turn_rec {
+	uint64_t ops, ticks, futex, ioctl, nvcsw;
+	bool counted;			/* futex and ioctl are known */
+};
 
 /* What a cell sums up for one implementation over its turns. */
 struct tally {
@@ -45,15 +63,19 @@ struct tally {
 	uint64_t ops[MAX_THREADS];
 	uint64_t ticks;
 	struct hsema_stats hs;
+	struct turn_rec turn[MAX_ROUNDS];
+	int nr_turns;
 };
 
 static void *worker(void *arg)
 {
 	struct worker *w = arg;
 	struct cell *c = w->c;
-	uint64_t t0, t1;
+	uint64_t t0, t1, csw;
 
-	pthread_barrier_wait(&c->go);
+	w->tid = (pid_t)syscall(SYS_gettid);
+	gate_wait(&c->go);
+	csw = kcount_nvcsw();
 	for (;;) {
 		t0 = ticks();
 		if (t0 >= c->deadline)
@@ -67,44 +89,51 @@ static void *worker(void *arg)
 		w->ops++;
 	}
 	w->end = ticks();
+	w->nvcsw = kcount_nvcsw() - csw;
 	return NULL;
 }
 
 static void turn(struct cell *c, struct worker *w, int nr, double secs,
 		 struct tally *t)
 {
+	struct turn_rec *tr = &t->turn[t->nr_turns++];
 	struct hsema_stats before, after;
 	uint64_t start, end = 0;
-	int i, ret;
+	pid_t tids[MAX_THREADS];
+	int i;
 
-	ret = pthread_barrier_init(&c->go, NULL, (unsigned int)nr + 1);
-	if (ret)
-		die("pthread_barrier_init", ret);
+	gate_init(&c->go);
 	c->ops->init(c->s, 1);
+	kcount_reset();
 	for (i = 0; i < nr; i++) {
 		w[i].c = c;
 		w[i].ops = 0;
 		w[i].end = 0;
+		w[i].nvcsw = 0;
 		memset(&w[i].h, 0, sizeof(w[i].h));
 		w[i].t = start_thread(worker, &w[i], -1, false);
 	}
 	hstats_read(&before);
 	start = ticks();
 	c->deadline = start + ns_to_ticks((uint64_t)(secs * 1e9));
-	pthread_barrier_wait(&c->go);
+	gate_open(&c->go, nr);
 	for (i = 0; i < nr; i++) {
 		join_thread(w[i].t);
 		if (w[i].end > end)
 			end = w[i].end;
+		tids[i] = w[i].tid;
 	}
 	hstats_read(&after);
+	tr->counted = kcount_read(tids, nr, &tr->futex, &tr->ioctl);
 	c->ops->destroy(c->s);
-	pthread_barrier_destroy(&c->go);
 
 	for (i = 0; i < nr; i++) {
 		hist_merge(&t->h, &w[i].h);
 		t->ops[i] += w[i].ops;
+		tr->ops += w[i].ops;
+		tr->nvcsw += w[i].nvcsw;
 	}
+	tr->ticks = end - start;
 	t->ticks += end - start;
 	hstats_add(&t->hs, &before, &after);
 }
@@ -113,7 +142,9 @@ static void report(const struct config *cfg, int impl, int nr, int cs,
 		   const struct tally *t)
 {
 	double sum = 0, sumsq = 0, secs = (double)ticks_to_ns(t->ticks) / 1e9;
-	uint64_t total = 0, lo = UINT64_MAX, hi = 0;
+	uint64_t total = 0, lo = UINT64_MAX, hi = 0, futex = 0, ioctl = 0;
+	uint64_t nvcsw = 0;
+	bool counted = true;
 	int i;
 
 	for (i = 0; i < nr; i++) {
@@ -141,6 +172,25 @@ static void report(const struct config *cfg, int impl, int nr, int cs,
 		json_uint(NULL, t->ops[i]);
 	json_close();
 	json_hist("wait_ns", &t->h, 1);
+	json_arr("turns");
+	for (i = 0; i < t->nr_turns; i++) {
+		const struct turn_rec *tr = &t->turn[i];
+		double s = (double)ticks_to_ns(tr->ticks) / 1e9;
+
+		json_obj(NULL);
+		json_uint("ops", tr->ops);
+		json_num("secs", s);
+		json_num("ops_per_sec", (double)tr->ops / s);
+		kcount_json(tr->counted, tr->futex, tr->ioctl, tr->nvcsw,
+			    tr->ops);
+		json_close();
+		futex += tr->futex;
+		ioctl += tr->ioctl;
+		nvcsw += tr->nvcsw;
+		counted = counted && tr->counted;
+	}
+	json_close();
+	kcount_json(counted, futex, ioctl, nvcsw, total);
 	if (sem_ops[impl].libsema || t->hs.waits)
 		hstats_json(&t->hs);
 	json_end();
