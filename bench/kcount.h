@@ -5,8 +5,10 @@
  *
  *  - kernel entries: futex() and ioctl() system calls made by given
  *    threads, from a tracefs hist trigger on raw_syscalls:sys_enter keyed
- *    on (common_pid, id).  System-wide and cleared between turns; we add
- *    up the entries of the turn's worker threads only.  Unavailable (and
+ *    on (common_pid, id), installed for a counting turn and removed after
+ *    it (while it exists every system call of every task is slower, so
+ *    the throughput turns run without it); we add up the entries of the
+ *    turn's worker threads only.  Unavailable (and
  *    reported as null) without tracefs, without hist triggers, or when the
  *    self-test at setup does not count exactly what it did.
  *  - voluntary context switches: getrusage(RUSAGE_THREAD)'s ru_nvcsw, in
@@ -31,23 +33,24 @@ bool kcount_setup(void);
 const char *kcount_method(void);
 bool kcount_available(void);
 
-/* Forget what was counted so far (before a turn's threads start). */
-void kcount_reset(void);
+/* Start counting (before a counting turn's threads start); false if not. */
+bool kcount_start(void);
 
 /*
- * The futex() and ioctl() calls of threads @tids[0..n) since the last
- * reset; false (counts unknown) when counting is unavailable or the
- * histogram dropped an entry.
+ * Stop counting: the futex() and ioctl() calls of threads @tids[0..n)
+ * since kcount_start(); false (counts unknown) when counting is
+ * unavailable or the histogram dropped an entry.
  */
-bool kcount_read(const pid_t *tids, int n, uint64_t *futex, uint64_t *ioctl);
+bool kcount_stop(const pid_t *tids, int n, uint64_t *futex, uint64_t *ioctl);
 
 /*
  * Write the counts of @ops acquisitions into the record: futex_calls,
  * ioctl_calls and kentries_per_op (their sum per acquisition), null when
  * not @counted; nvcsw and nvcsw_per_op.
  */
-void kcount_json(bool counted, uint64_t futex, uint64_t ioctl, uint64_t nvcsw,
-		 uint64_t ops);
+void kcount_json_entries(bool counted, uint64_t futex, uint64_t ioctl,
+			 uint64_t ops);
+void kcount_json_nvcsw(uint64_t nvcsw, uint64_t ops);
 
 /* The calling thread's voluntary context switches so far. */
 uint64_t kcount_nvcsw(void);

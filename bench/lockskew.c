@@ -91,12 +91,14 @@ struct skew_tally {
 	uint64_t greedy_ops;
 	double secs;
 	struct hsema_stats hs;
-	uint64_t futex, ioctl, nvcsw[2];
-	bool uncounted;			/* a turn's futex/ioctl unknown */
+	uint64_t nvcsw[2];
+	/* The counting turn: its acquisitions, futex and ioctl calls. */
+	uint64_t count_ops, futex, ioctl;
+	bool counted;
 };
 
 static void turn(struct skew *k, bool spread, const struct config *cfg,
-		 double secs, struct skew_tally *t)
+		 double secs, struct skew_tally *t, bool count)
 {
 	struct hsema_stats before, after;
 	int cpu0 = cfg->cpus[0], cpu1 = cfg->cpus[1 % cfg->nr_cpus];
@@ -107,7 +109,8 @@ static void turn(struct skew *k, bool spread, const struct config *cfg,
 	memset(&k->occ, 0, sizeof(k->occ));
 	gate_init(&k->go);
 	k->ops->init(k->s, 1);
-	kcount_reset();
+	if (count)
+		kcount_start();
 	g = start_thread(greedy, k, cpu0, false);
 	o = start_thread(occasional, k, spread ? cpu1 : cpu0, !spread);
 	hstats_read(&before);
@@ -117,15 +120,16 @@ static void turn(struct skew *k, bool spread, const struct config *cfg,
 	join_thread(g);
 	join_thread(o);
 	hstats_read(&after);
-	if (kcount_read(k->tid, 2, &futex, &ioctl)) {
-		t->futex += futex;
-		t->ioctl += ioctl;
-	} else {
-		t->uncounted = true;
+	k->ops->destroy(k->s);
+	if (count) {
+		t->counted = kcount_stop(k->tid, 2, &futex, &ioctl);
+		t->futex = futex;
+		t->ioctl = ioctl;
+		t->count_ops = k->greedy_ops + k->occ.count;
+		return;
 	}
 	t->nvcsw[0] += k->nvcsw[0];
 	t->nvcsw[1] += k->nvcsw[1];
-	k->ops->destroy(k->s);
 
 	hist_merge(&t->occ, &k->occ);
 	t->greedy_ops += k->greedy_ops;
@@ -155,8 +159,15 @@ void bench_lockskew(const struct config *cfg)
 			for (i = 0; i < n; i++) {
 				k->ops = &sem_ops[order[i]];
 				turn(k, p, cfg, cfg->lockskew_secs / rounds,
-				     &t[order[i]]);
+				     &t[order[i]], false);
 			}
+		}
+		/* One more turn each, counting kernel entries (kcount.h). */
+		n = kcount_available() ? impl_order(cfg, rounds, order) : 0;
+		for (i = 0; i < n; i++) {
+			k->ops = &sem_ops[order[i]];
+			turn(k, p, cfg, cfg->lockskew_secs / rounds,
+			     &t[order[i]], true);
 		}
 		for (i = 0; i < NR_IMPL; i++) {
 			if (!cfg->impl[i])
@@ -176,9 +187,10 @@ void bench_lockskew(const struct config *cfg)
 			 * switches are the greedy thread's only, as the
 			 * occasional one sleeps on purpose every time.
 			 */
-			kcount_json(!t[i].uncounted, t[i].futex, t[i].ioctl,
-				    t[i].nvcsw[0],
-				    t[i].greedy_ops + t[i].occ.count);
+			kcount_json_entries(t[i].counted, t[i].futex,
+					    t[i].ioctl, t[i].count_ops);
+			kcount_json_nvcsw(t[i].nvcsw[0],
+					  t[i].greedy_ops + t[i].occ.count);
 			json_uint("occasional_nvcsw", t[i].nvcsw[1]);
 			if (sem_ops[i].libsema || t[i].hs.waits)
 				hstats_json(&t[i].hs);

@@ -7,7 +7,7 @@
  *
  * usage: hsema-bench [-s] [-o FILE] [-b BENCH,...] [-i IMPL,...]
  *                    [-t THREADS,...] [-c USEC,...] [-d SECONDS] [-r TURNS]
- *                    [-L SECONDS] [-P SECONDS]
+ *                    [-L SECONDS] [-P SECONDS] [-K]
  *        hsema-bench -l    (list the implementations)
  */
 #include <errno.h>
@@ -93,7 +93,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: hsema-bench [-s] [-o FILE] [-b BENCH,...] [-i IMPL,...]\n"
 		"                   [-t THREADS,...] [-c USEC,...] [-d SECONDS] [-r TURNS]\n"
-		"                   [-L SECONDS] [-P SECONDS]\n"
+		"                   [-L SECONDS] [-P SECONDS] [-K]\n"
 		"       hsema-bench -l\n"
 		"  -l  list the implementations and exit\n"
 		"  -s  smoke: a tiny grid and short runs, for CI\n"
@@ -108,7 +108,8 @@ static void usage(void)
 		"  -d  seconds per implementation per contended cell (default 2)\n"
 		"  -r  ... in this many turns, each its own throughput (default 3)\n"
 		"  -L  seconds per implementation per lockskew placement (default 2)\n"
-		"  -P  seconds per implementation per ping-pong placement (default 1)\n");
+		"  -P  seconds per implementation per ping-pong placement (default 1)\n"
+		"  -K  do not count kernel entries (no tracefs trigger; on the host)\n");
 	exit(2);
 }
 
@@ -300,13 +301,13 @@ int main(int argc, char **argv)
 	char *outfile = NULL;
 	int opt, i, benches = B_UNCONTENDED | B_CONTENDED | B_LOCKSKEW |
 			      B_PINGPONG;
-	bool set_t = false, set_c = false, set_d = false;
+	bool set_t = false, set_c = false, set_d = false, count = true;
 	uint64_t t0;
 	FILE *out = stdout;
 
 	for (i = 0; i < NR_IMPL; i++)
 		cfg.impl[i] = true;
-	while ((opt = getopt(argc, argv, "so:b:i:t:c:d:r:L:P:lh")) != -1) {
+	while ((opt = getopt(argc, argv, "so:b:i:t:c:d:r:L:P:Klh")) != -1) {
 		switch (opt) {
 		case 'l':
 			for (i = 0; i < NR_IMPL; i++)
@@ -339,6 +340,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			parse_list(optarg, &cfg.rounds, 1, MAX_ROUNDS);
+			break;
+		case 'K':
+			count = false;
 			break;
 		case 'L':
 			lockskew_secs = parse_secs(optarg);
@@ -392,7 +396,8 @@ int main(int argc, char **argv)
 
 	clock_calibrate();
 	work_calibrate();
-	kcount_setup();
+	if (count)
+		kcount_setup();
 	meta(&cfg);
 	t0 = mono_ns();
 	if (benches & B_UNCONTENDED)

@@ -88,12 +88,14 @@ struct pp_tally {
 	struct hist rt;
 	uint64_t trips, ticks;
 	struct hsema_stats hs;
-	uint64_t futex, ioctl, nvcsw;
-	bool uncounted;			/* a turn's futex/ioctl unknown */
+	uint64_t nvcsw;
+	/* The counting turn: its round trips, futex and ioctl calls. */
+	uint64_t count_trips, futex, ioctl;
+	bool counted;
 };
 
 static void turn(struct pp *p, int cpu_ping, int cpu_pong, double secs,
-		 struct pp_tally *t)
+		 struct pp_tally *t, bool count)
 {
 	struct hsema_stats before, after;
 	uint64_t start, end, futex, ioctl;
@@ -105,7 +107,8 @@ static void turn(struct pp *p, int cpu_ping, int cpu_pong, double secs,
 	gate_init(&p->go);
 	p->ops->init(p->a, 0);
 	p->ops->init(p->b, 0);
-	kcount_reset();
+	if (count)
+		kcount_start();
 	a = start_thread(ping, p, cpu_ping, false);
 	b = start_thread(pong, p, cpu_pong, false);
 	hstats_read(&before);
@@ -116,15 +119,16 @@ static void turn(struct pp *p, int cpu_ping, int cpu_pong, double secs,
 	end = ticks();
 	join_thread(b);
 	hstats_read(&after);
-	if (kcount_read(p->tid, 2, &futex, &ioctl)) {
-		t->futex += futex;
-		t->ioctl += ioctl;
-	} else {
-		t->uncounted = true;
-	}
-	t->nvcsw += p->nvcsw[0] + p->nvcsw[1];
 	p->ops->destroy(p->a);
 	p->ops->destroy(p->b);
+	if (count) {
+		t->counted = kcount_stop(p->tid, 2, &futex, &ioctl);
+		t->futex = futex;
+		t->ioctl = ioctl;
+		t->count_trips = p->trips;
+		return;
+	}
+	t->nvcsw += p->nvcsw[0] + p->nvcsw[1];
 
 	hist_merge(&t->rt, &p->rt);
 	t->trips += p->trips;
@@ -157,8 +161,18 @@ void bench_pingpong(const struct config *cfg)
 					continue;
 				p->ops = &sem_ops[order[i]];
 				turn(p, cfg->cpus[0], cpu_pong,
-				     cfg->pingpong_secs / rounds, &t[order[i]]);
+				     cfg->pingpong_secs / rounds, &t[order[i]],
+				     false);
 			}
+		}
+		/* One more turn each, counting kernel entries (kcount.h). */
+		n = kcount_available() ? impl_order(cfg, rounds, order) : 0;
+		for (i = 0; i < n; i++) {
+			if (sem_ops[order[i]].lock_only)
+				continue;
+			p->ops = &sem_ops[order[i]];
+			turn(p, cfg->cpus[0], cpu_pong,
+			     cfg->pingpong_secs / rounds, &t[order[i]], true);
 		}
 		for (i = 0; i < NR_IMPL; i++) {
 			if (!cfg->impl[i] || sem_ops[i].lock_only)
@@ -174,8 +188,9 @@ void bench_pingpong(const struct config *cfg)
 				 t[i].trips ? secs * 1e9 / (double)t[i].trips : 0);
 			json_hist("round_trip_ns", &t[i].rt, 1);
 			/* Two acquisitions (hand-overs) per round trip. */
-			kcount_json(!t[i].uncounted, t[i].futex, t[i].ioctl,
-				    t[i].nvcsw, 2 * t[i].trips);
+			kcount_json_entries(t[i].counted, t[i].futex,
+					    t[i].ioctl, 2 * t[i].count_trips);
+			kcount_json_nvcsw(t[i].nvcsw, 2 * t[i].trips);
 			if (sem_ops[i].libsema || t[i].hs.waits)
 				hstats_json(&t[i].hs);
 			json_end();
