@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""bench/report.py --out DIR: the report of one run of scripts/bench.
+"""bench/report.py --out DIR [--runs N]: the report of scripts/bench.
 
-Reads DIR/results.jsonl (hsema-bench, in the guest), DIR/callgrind/*.out
-(the fast paths, on the host) and DIR/machine.json, and writes:
+Reads DIR/run-K/results.jsonl and calib.jsonl for K = 1..N (hsema-bench,
+in the guest: the benchmarks and the emulation's yardsticks),
+DIR/scaled/results.jsonl and scale.json (the contended grid with the
+starvation threshold scaled), DIR/host.jsonl (the yardsticks on the
+host), DIR/callgrind/*.out (the fast paths, on the host) and
+DIR/machine.json, and writes:
 
-  DIR/table.md       the tables and the verdict on every target
+  DIR/table.md       the tables and the verdict on every target, the runs
+                     combined (median of per-turn ratios, median over runs)
+  DIR/results.jsonl  every record of every run, tagged "run" and "view"
   DIR/summary.csv    one row per measurement, ratios to glibc sem_t
   DIR/targets.json   the targets, machine-readable
   DIR/*.png          throughput, wait-time distributions, fairness, lockskew
@@ -14,6 +20,9 @@ It first checks that the run is complete (every benchmark, cell and
 implementation present, every number sane) and exits 1 naming what is
 missing; the targets themselves never fail it: a benchmark is not a test.
 Only the standard library, gnuplot and callgrind_annotate are needed.
+
+report.py --scale HOST.jsonl GUEST.jsonl BASE_NS OUT.json, run in the
+guest, prints BASE_NS scaled by the emulation's slow-down (scale()).
 """
 
 import argparse
@@ -705,9 +714,11 @@ def markdown(meta, end, machine, impls, by, cg, tg, notes, runs, cells,
                  "acquisition\n")
         L.append("Counted in the guest, independent of how fast the emulated "
                  "CPU is: the worker threads' futex() and ioctl() calls (a "
-                 "tracefs hist trigger on raw_syscalls:sys_enter), and their "
+                 "tracefs hist trigger on raw_syscalls:sys_enter), in one "
+                 "more turn per implementation whose throughput is not used "
+                 "(the trigger slows every system call down), and their "
                  "voluntary context switches (getrusage RUSAGE_THREAD "
-                 "ru_nvcsw), over the measured loops, per acquisition; median "
+                 "ru_nvcsw) over the measured turns, per acquisition; median "
                  "over runs.  libsema enters the kernel with ioctl() on "
                  "/dev/hsema, the others with futex().\n")
         for key, what in (("kentries_per_op", "kernel entries (futex + ioctl)"),
