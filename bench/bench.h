@@ -14,6 +14,7 @@
 
 #define MAX_LIST	8
 #define MAX_THREADS	64
+#define MAX_ROUNDS	16		/* turns per cell and implementation */
 
 struct config {
 	bool smoke;

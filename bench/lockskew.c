@@ -15,13 +15,16 @@
  */
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "clock.h"
 #include "hist.h"
 #include "hstats.h"
 #include "json.h"
+#include "kcount.h"
 #include "work.h"
 
 #define GREEDY_US	100
@@ -33,23 +36,29 @@ struct skew {
 	const struct sem_ops *ops;
 	struct bsem *s;
 	uint64_t deadline;
-	pthread_barrier_t go;
+	struct gate go;
 	uint64_t greedy_iters, occ_iters;
 	uint64_t greedy_ops;
+	pid_t tid[2];			/* greedy, occasional */
+	uint64_t nvcsw[2];
 	struct hist occ;		/* the occasional thread's waits */
 };
 
 static void *greedy(void *arg)
 {
 	struct skew *k = arg;
+	uint64_t csw;
 
-	pthread_barrier_wait(&k->go);
+	k->tid[0] = (pid_t)syscall(SYS_gettid);
+	gate_wait(&k->go);
+	csw = kcount_nvcsw();
 	while (ticks() < k->deadline) {
 		k->ops->acquire(k->s);
 		work_iters(k->greedy_iters);
 		k->ops->release(k->s);
 		k->greedy_ops++;
 	}
+	k->nvcsw[0] = kcount_nvcsw() - csw;
 	return NULL;
 }
 
@@ -57,9 +66,11 @@ static void *occasional(void *arg)
 {
 	struct timespec pause = { 0, PAUSE_NS };
 	struct skew *k = arg;
-	uint64_t t0, t1;
+	uint64_t t0, t1, csw;
 
-	pthread_barrier_wait(&k->go);
+	k->tid[1] = (pid_t)syscall(SYS_gettid);
+	gate_wait(&k->go);
+	csw = kcount_nvcsw();
 	for (;;) {
 		t0 = ticks();
 		if (t0 >= k->deadline)
@@ -71,6 +82,7 @@ static void *occasional(void *arg)
 		k->ops->release(k->s);
 		clock_nanosleep(CLOCK_MONOTONIC, 0, &pause, NULL);
 	}
+	k->nvcsw[1] = kcount_nvcsw() - csw;
 	return NULL;
 }
 
@@ -79,34 +91,45 @@ struct skew_tally {
 	uint64_t greedy_ops;
 	double secs;
 	struct hsema_stats hs;
+	uint64_t nvcsw[2];
+	/* The counting turn: its acquisitions, futex and ioctl calls. */
+	uint64_t count_ops, futex, ioctl;
+	bool counted;
 };
 
 static void turn(struct skew *k, bool spread, const struct config *cfg,
-		 double secs, struct skew_tally *t)
+		 double secs, struct skew_tally *t, bool count)
 {
 	struct hsema_stats before, after;
 	int cpu0 = cfg->cpus[0], cpu1 = cfg->cpus[1 % cfg->nr_cpus];
 	pthread_t g, o;
-	uint64_t start;
-	int ret;
+	uint64_t start, futex, ioctl;
 
 	k->greedy_ops = 0;
 	memset(&k->occ, 0, sizeof(k->occ));
-	ret = pthread_barrier_init(&k->go, NULL, 3);
-	if (ret)
-		die("pthread_barrier_init", ret);
+	gate_init(&k->go);
 	k->ops->init(k->s, 1);
+	if (count)
+		kcount_start();
 	g = start_thread(greedy, k, cpu0, false);
 	o = start_thread(occasional, k, spread ? cpu1 : cpu0, !spread);
 	hstats_read(&before);
 	start = ticks();
 	k->deadline = start + ns_to_ticks((uint64_t)(secs * 1e9));
-	pthread_barrier_wait(&k->go);
+	gate_open(&k->go, 2);
 	join_thread(g);
 	join_thread(o);
 	hstats_read(&after);
 	k->ops->destroy(k->s);
-	pthread_barrier_destroy(&k->go);
+	if (count) {
+		t->counted = kcount_stop(k->tid, 2, &futex, &ioctl);
+		t->futex = futex;
+		t->ioctl = ioctl;
+		t->count_ops = k->greedy_ops + k->occ.count;
+		return;
+	}
+	t->nvcsw[0] += k->nvcsw[0];
+	t->nvcsw[1] += k->nvcsw[1];
 
 	hist_merge(&t->occ, &k->occ);
 	t->greedy_ops += k->greedy_ops;
@@ -136,8 +159,15 @@ void bench_lockskew(const struct config *cfg)
 			for (i = 0; i < n; i++) {
 				k->ops = &sem_ops[order[i]];
 				turn(k, p, cfg, cfg->lockskew_secs / rounds,
-				     &t[order[i]]);
+				     &t[order[i]], false);
 			}
+		}
+		/* One more turn each, counting kernel entries (kcount.h). */
+		n = kcount_available() ? impl_order(cfg, rounds, order) : 0;
+		for (i = 0; i < n; i++) {
+			k->ops = &sem_ops[order[i]];
+			turn(k, p, cfg, cfg->lockskew_secs / rounds,
+			     &t[order[i]], true);
 		}
 		for (i = 0; i < NR_IMPL; i++) {
 			if (!cfg->impl[i])
@@ -152,6 +182,16 @@ void bench_lockskew(const struct config *cfg)
 			json_uint("greedy_ops", t[i].greedy_ops);
 			json_uint("occasional_ops", t[i].occ.count);
 			json_hist("occasional_wait_ns", &t[i].occ, 1);
+			/*
+			 * Per acquisition of either thread; the voluntary
+			 * switches are the greedy thread's only, as the
+			 * occasional one sleeps on purpose every time.
+			 */
+			kcount_json_entries(t[i].counted, t[i].futex,
+					    t[i].ioctl, t[i].count_ops);
+			kcount_json_nvcsw(t[i].nvcsw[0],
+					  t[i].greedy_ops + t[i].occ.count);
+			json_uint("occasional_nvcsw", t[i].nvcsw[1]);
 			if (sem_ops[i].libsema || t[i].hs.waits)
 				hstats_json(&t[i].hs);
 			json_end();

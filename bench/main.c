@@ -6,8 +6,8 @@
  * and an "end" record that says the run completed.
  *
  * usage: hsema-bench [-s] [-o FILE] [-b BENCH,...] [-i IMPL,...]
- *                    [-t THREADS,...] [-c USEC,...] [-d SECONDS]
- *                    [-L SECONDS] [-P SECONDS]
+ *                    [-t THREADS,...] [-c USEC,...] [-d SECONDS] [-r TURNS]
+ *                    [-L SECONDS] [-P SECONDS] [-K]
  *        hsema-bench -l    (list the implementations)
  */
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include "bench.h"
 #include "clock.h"
 #include "json.h"
+#include "kcount.h"
 #include "work.h"
 
 void die(const char *what, int err)
@@ -91,8 +92,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: hsema-bench [-s] [-o FILE] [-b BENCH,...] [-i IMPL,...]\n"
-		"                   [-t THREADS,...] [-c USEC,...] [-d SECONDS]\n"
-		"                   [-L SECONDS] [-P SECONDS]\n"
+		"                   [-t THREADS,...] [-c USEC,...] [-d SECONDS] [-r TURNS]\n"
+		"                   [-L SECONDS] [-P SECONDS] [-K]\n"
 		"       hsema-bench -l\n"
 		"  -l  list the implementations and exit\n"
 		"  -s  smoke: a tiny grid and short runs, for CI\n"
@@ -104,9 +105,11 @@ static void usage(void)
 	fprintf(stderr, "\n"
 		"  -t  thread counts of the contended grid (default 2,4,8,16)\n"
 		"  -c  critical sections in us (default 0,1,10,100)\n"
-		"  -d  seconds per implementation per contended cell (default 3)\n"
+		"  -d  seconds per implementation per contended cell (default 2)\n"
+		"  -r  ... in this many turns, each its own throughput (default 3)\n"
 		"  -L  seconds per implementation per lockskew placement (default 2)\n"
-		"  -P  seconds per implementation per ping-pong placement (default 1)\n");
+		"  -P  seconds per implementation per ping-pong placement (default 1)\n"
+		"  -K  do not count kernel entries (no tracefs trigger; on the host)\n");
 	exit(2);
 }
 
@@ -204,6 +207,9 @@ static void meta(const struct config *cfg)
 	json_int("tsc_skew_ns", cfg->nr_cpus > 1 ?
 		 clock_skew_ns(cfg->cpus[0], cfg->cpus[1]) : 0);
 	json_num("work_iters_per_us", work_iters_per_us());
+	/* How futex() and ioctl() calls are counted, or why they are not. */
+	json_str("kcount", kcount_method());
+	json_int("kcount_available", kcount_available());
 	json_arr("impls");
 	for (i = 0; i < NR_IMPL; i++) {
 		if (!cfg->impl[i])
@@ -282,7 +288,12 @@ int main(int argc, char **argv)
 	struct config cfg = {
 		.threads = { 2, 4, 8, 16 }, .nr_threads = 4,
 		.cs_us = { 0, 1, 10, 100 }, .nr_cs = 4,
-		.cell_secs = 3, .rounds = 3,
+		/*
+		 * 2 s in three turns: the turns are what the ratios are
+		 * taken over, and three runs of the grid must fit in the
+		 * time one run of 3 s per cell took.
+		 */
+		.cell_secs = 2, .rounds = 3,
 		.lockskew_secs = 2, .pingpong_secs = 1,
 		.pairs = 200000, .reps = 15,
 	};
@@ -290,13 +301,13 @@ int main(int argc, char **argv)
 	char *outfile = NULL;
 	int opt, i, benches = B_UNCONTENDED | B_CONTENDED | B_LOCKSKEW |
 			      B_PINGPONG;
-	bool set_t = false, set_c = false, set_d = false;
+	bool set_t = false, set_c = false, set_d = false, count = true;
 	uint64_t t0;
 	FILE *out = stdout;
 
 	for (i = 0; i < NR_IMPL; i++)
 		cfg.impl[i] = true;
-	while ((opt = getopt(argc, argv, "so:b:i:t:c:d:L:P:lh")) != -1) {
+	while ((opt = getopt(argc, argv, "so:b:i:t:c:d:r:L:P:Klh")) != -1) {
 		switch (opt) {
 		case 'l':
 			for (i = 0; i < NR_IMPL; i++)
@@ -327,6 +338,12 @@ int main(int argc, char **argv)
 			cfg.cell_secs = parse_secs(optarg);
 			set_d = true;
 			break;
+		case 'r':
+			parse_list(optarg, &cfg.rounds, 1, MAX_ROUNDS);
+			break;
+		case 'K':
+			count = false;
+			break;
 		case 'L':
 			lockskew_secs = parse_secs(optarg);
 			break;
@@ -351,9 +368,9 @@ int main(int argc, char **argv)
 			cfg.cs_us[1] = 10;
 			cfg.nr_cs = 2;
 		}
+		/* Three turns even here: the report takes ratios over turns. */
 		if (!set_d)
-			cfg.cell_secs = 0.1;
-		cfg.rounds = 1;
+			cfg.cell_secs = 0.15;
 		cfg.lockskew_secs = 0.2;
 		cfg.pingpong_secs = 0.1;
 		cfg.pairs = 20000;
@@ -379,6 +396,8 @@ int main(int argc, char **argv)
 
 	clock_calibrate();
 	work_calibrate();
+	if (count)
+		kcount_setup();
 	meta(&cfg);
 	t0 = mono_ns();
 	if (benches & B_UNCONTENDED)

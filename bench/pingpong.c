@@ -17,12 +17,15 @@
  */
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "clock.h"
 #include "hist.h"
 #include "hstats.h"
 #include "json.h"
+#include "kcount.h"
 
 #define TURN_SECS	0.5
 
@@ -31,17 +34,21 @@ struct pp {
 	struct bsem *a, *b;
 	uint64_t deadline;
 	atomic_bool stop;
-	pthread_barrier_t go;
+	struct gate go;
 	uint64_t trips;
+	pid_t tid[2];
+	uint64_t nvcsw[2];
 	struct hist rt;			/* round trips, measured by ping */
 };
 
 static void *ping(void *arg)
 {
 	struct pp *p = arg;
-	uint64_t t0, t1;
+	uint64_t t0, t1, csw;
 
-	pthread_barrier_wait(&p->go);
+	p->tid[0] = (pid_t)syscall(SYS_gettid);
+	gate_wait(&p->go);
+	csw = kcount_nvcsw();
 	for (;;) {
 		t0 = ticks();
 		if (t0 >= p->deadline)
@@ -55,20 +62,25 @@ static void *ping(void *arg)
 	/* The release orders the store before pong's acquire. */
 	atomic_store_explicit(&p->stop, true, memory_order_relaxed);
 	p->ops->release(p->a);
+	p->nvcsw[0] = kcount_nvcsw() - csw;
 	return NULL;
 }
 
 static void *pong(void *arg)
 {
 	struct pp *p = arg;
+	uint64_t csw;
 
-	pthread_barrier_wait(&p->go);
+	p->tid[1] = (pid_t)syscall(SYS_gettid);
+	gate_wait(&p->go);
+	csw = kcount_nvcsw();
 	for (;;) {
 		p->ops->acquire(p->a);
 		if (atomic_load_explicit(&p->stop, memory_order_relaxed))
 			break;
 		p->ops->release(p->b);
 	}
+	p->nvcsw[1] = kcount_nvcsw() - csw;
 	return NULL;
 }
 
@@ -76,37 +88,47 @@ struct pp_tally {
 	struct hist rt;
 	uint64_t trips, ticks;
 	struct hsema_stats hs;
+	uint64_t nvcsw;
+	/* The counting turn: its round trips, futex and ioctl calls. */
+	uint64_t count_trips, futex, ioctl;
+	bool counted;
 };
 
 static void turn(struct pp *p, int cpu_ping, int cpu_pong, double secs,
-		 struct pp_tally *t)
+		 struct pp_tally *t, bool count)
 {
 	struct hsema_stats before, after;
-	uint64_t start, end;
+	uint64_t start, end, futex, ioctl;
 	pthread_t a, b;
-	int ret;
 
 	p->trips = 0;
 	memset(&p->rt, 0, sizeof(p->rt));
 	atomic_store(&p->stop, false);
-	ret = pthread_barrier_init(&p->go, NULL, 3);
-	if (ret)
-		die("pthread_barrier_init", ret);
+	gate_init(&p->go);
 	p->ops->init(p->a, 0);
 	p->ops->init(p->b, 0);
+	if (count)
+		kcount_start();
 	a = start_thread(ping, p, cpu_ping, false);
 	b = start_thread(pong, p, cpu_pong, false);
 	hstats_read(&before);
 	start = ticks();
 	p->deadline = start + ns_to_ticks((uint64_t)(secs * 1e9));
-	pthread_barrier_wait(&p->go);
+	gate_open(&p->go, 2);
 	join_thread(a);
 	end = ticks();
 	join_thread(b);
 	hstats_read(&after);
 	p->ops->destroy(p->a);
 	p->ops->destroy(p->b);
-	pthread_barrier_destroy(&p->go);
+	if (count) {
+		t->counted = kcount_stop(p->tid, 2, &futex, &ioctl);
+		t->futex = futex;
+		t->ioctl = ioctl;
+		t->count_trips = p->trips;
+		return;
+	}
+	t->nvcsw += p->nvcsw[0] + p->nvcsw[1];
 
 	hist_merge(&t->rt, &p->rt);
 	t->trips += p->trips;
@@ -139,8 +161,18 @@ void bench_pingpong(const struct config *cfg)
 					continue;
 				p->ops = &sem_ops[order[i]];
 				turn(p, cfg->cpus[0], cpu_pong,
-				     cfg->pingpong_secs / rounds, &t[order[i]]);
+				     cfg->pingpong_secs / rounds, &t[order[i]],
+				     false);
 			}
+		}
+		/* One more turn each, counting kernel entries (kcount.h). */
+		n = kcount_available() ? impl_order(cfg, rounds, order) : 0;
+		for (i = 0; i < n; i++) {
+			if (sem_ops[order[i]].lock_only)
+				continue;
+			p->ops = &sem_ops[order[i]];
+			turn(p, cfg->cpus[0], cpu_pong,
+			     cfg->pingpong_secs / rounds, &t[order[i]], true);
 		}
 		for (i = 0; i < NR_IMPL; i++) {
 			if (!cfg->impl[i] || sem_ops[i].lock_only)
@@ -155,6 +187,10 @@ void bench_pingpong(const struct config *cfg)
 			json_num("ns_per_round_trip",
 				 t[i].trips ? secs * 1e9 / (double)t[i].trips : 0);
 			json_hist("round_trip_ns", &t[i].rt, 1);
+			/* Two acquisitions (hand-overs) per round trip. */
+			kcount_json_entries(t[i].counted, t[i].futex,
+					    t[i].ioctl, 2 * t[i].count_trips);
+			kcount_json_nvcsw(t[i].nvcsw, 2 * t[i].trips);
 			if (sem_ops[i].libsema || t[i].hs.waits)
 				hstats_json(&t[i].hs);
 			json_end();
