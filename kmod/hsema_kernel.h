@@ -64,6 +64,8 @@ struct hsema_queue {
 	u32 nr_woken;			/* waiters woken, not yet running */
 	bool starving;
 	bool hashed;			/* a user word's queue */
+	u64 batch_end;			/* starving: the tail's ticket at entry */
+	u64 normal_ns;			/* when starvation last ended */
 	struct hsema_qstats stats;
 };
 

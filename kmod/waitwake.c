@@ -63,7 +63,9 @@
  * from the word: acquirers queue at the tail, and each released unit is
  * granted to the head waiter, which leaves the queue owning it.  The word
  * never shows a granted unit, so it cannot be stolen.  The mode ends when
- * the queue empties or a granted waiter had waited less than its threshold.
+ * the queue empties, a granted waiter had waited less than its threshold,
+ * or the batch queued when it began has been served; the next episode
+ * needs a threshold's wait after that (starve_due()).
  * After granting, a releaser in task context gives its CPU to the first
  * waiter it granted (see handoff.c).
  *
@@ -301,8 +303,31 @@ static struct hsema_waiter *queue_head(struct hsema_queue *q)
 	return list_first_entry(&q->waiters, struct hsema_waiter, node);
 }
 
+/*
+ * Whether @w has waited long enough to make its queue starve: past its
+ * threshold, counted from when it queued or, if later, from when the
+ * queue's last starvation episode ended.  Each episode serves the batch
+ * of waiters queued when it began and ends after their grants (see
+ * plan_release()); the queue then runs in normal mode for at least a
+ * threshold before the next.  Without that, a queue whose hand-overs
+ * take longer than threshold / depth never leaves starvation: every
+ * granted waiter has waited past the threshold just queueing behind the
+ * others, and the semaphore runs at one context switch per acquisition
+ * for good.  With it, the worst wait stays bounded (a threshold, plus at
+ * most two batches), and between episodes the holder's CPU keeps working.
+ */
+static bool starve_due(const struct hsema_queue *q,
+		       const struct hsema_waiter *w, u64 now)
+{
+	u64 since = max(w->queued_ns, q->normal_ns);
+
+	return now > since && now - since > w->starve_ns;
+}
+
 static void starve_enter(struct hsema_site *site, struct hsema_queue *q)
 {
+	q->batch_end = list_last_entry(&q->waiters, struct hsema_waiter,
+				       node)->ticket;
 	q->starving = true;
 	hsema_qstat_inc(q, starve_enter);
 	trace_hsema_starvation(&site->key, true, q->nr_waiters);
@@ -311,6 +336,7 @@ static void starve_enter(struct hsema_site *site, struct hsema_queue *q)
 static void starve_exit(struct hsema_site *site, struct hsema_queue *q)
 {
 	q->starving = false;
+	q->normal_ns = ktime_get_ns();
 	hsema_qstat_inc(q, starve_exit);
 	trace_hsema_starvation(&site->key, false, q->nr_waiters);
 }
@@ -510,8 +536,7 @@ static enum hsema_compete compete(struct hsema_site *site,
 			return HSEMA_C_NOMEM;
 
 		/* A woken waiter that waited too long makes the queue starve. */
-		if (w->q && !starving &&
-		    waited_ns(w, ktime_get_ns()) > w->starve_ns)
+		if (w->q && !starving && starve_due(q, w, ktime_get_ns()))
 			enter = true;
 
 		new = (old & HSEMA_VALUE_MASK) | HSEMA_WAITERS |
@@ -687,6 +712,7 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 	u32 units, left, woken, unclaimed;
 	struct hsema_waiter *w;
 	bool starving;
+	u64 end;
 
 	memset(p, 0, sizeof(*p));
 	units = (how & HSEMA_WAKE_PUBLISHED) ? 0 : count;
@@ -698,7 +724,15 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 
 	w = queue_head(q);
 	starving = q->starving;
-	if (!starving && waited_ns(w, now) > w->starve_ns) {
+	/* The batch this episode serves; a new one's is today's tail. */
+	end = starving ? q->batch_end :
+	      list_last_entry(&q->waiters, struct hsema_waiter, node)->ticket;
+	/*
+	 * A published release whose units are gone (taken by running
+	 * threads) has nothing to grant: it leaves the entry to the next
+	 * release, which has, so that an episode always begins with a grant.
+	 */
+	if (!starving && (units || p->base) && starve_due(q, w, now)) {
 		/*
 		 * The head has waited too long.  Units already in the word
 		 * were announced to woken waiters that have not run yet;
@@ -722,7 +756,8 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 			if (w->state == HSEMA_W_WOKEN)
 				woken--;
 			if (starving &&
-			    (!left || waited_ns(w, now) < w->starve_ns)) {
+			    (!left || waited_ns(w, now) < w->starve_ns ||
+			     w->ticket >= end)) {
 				starving = false;
 				p->exit_after = p->grant;
 				if (!handoff)

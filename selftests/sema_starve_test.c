@@ -3,8 +3,9 @@
  * Starvation mode and direct grants: a release to a head waiter that has
  * waited past its threshold enters starvation mode and grants the unit
  * to it (the value stays 0 and the fast path is closed, newcomers queue
- * at the tail); the mode ends when the queue empties or a granted waiter
- * had waited less than its threshold.  sema_release_n() grants exactly
+ * at the tail); the mode ends when the queue empties, a granted waiter
+ * had waited less than its threshold, or the batch queued when it began
+ * has been served, and the next episode needs a threshold's wait after.  sema_release_n() grants exactly
  * the first n tickets; in normal mode it wakes them and adds the rest to
  * the value.  sema_release_handoff() grants even in normal mode, and when
  * the waiter it grants had been woken for a unit of the value, it wakes
@@ -72,10 +73,11 @@ static int nr_done(FIXTURE_DATA(starve) *self, int n)
 
 /*
  * With a 1 us threshold: the first release enters starvation mode and
- * grants to the head; while a waiter remains the word shows STARVING, the
- * value stays 0, tryacquire fails and getvalue reports 0; a newcomer
- * queues at the tail and is served after the older waiter; the mode ends
- * when the queue empties.
+ * grants to the head; while a waiter of its batch remains the word shows
+ * STARVING, the value stays 0, tryacquire fails and getvalue reports 0; a
+ * newcomer queues at the tail and is served after the older waiter; the
+ * episode ends with its batch's last grant, the next one's when the queue
+ * empties.
  */
 TEST_F(starve, grant_keeps_value_zero)
 {
@@ -116,16 +118,24 @@ TEST_F(starve, grant_keeps_value_zero)
 	EXPECT_LT(w1_ticket, q.tail_ticket);
 	EXPECT_EQ(1, q.starving);
 
+	/*
+	 * Waiter 1 is the last of the batch queued when the episode began:
+	 * its grant ends the episode, with the newcomer still queued.
+	 */
 	ASSERT_EQ(0, sema_release(&self->s));
 	ASSERT_EQ(0, wait_atomic_ge(&self->seq, 2));
 	EXPECT_TRUE(atomic_load(&self->w[1].done));
 	EXPECT_EQ(1, self->w[1].order);
 	EXPECT_FALSE(atomic_load(&self->w[2].done)) TH_LOG("newcomer overtook");
 	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
-	EXPECT_EQ(1, q.starving);
+	EXPECT_EQ(0, q.starving) TH_LOG("the episode outlived its batch");
 	EXPECT_EQ(0, hsema_value(&self->s));
 
-	/* The last grant empties the queue: the mode ends. */
+	/*
+	 * The newcomer has waited past 1 us since the episode ended: the
+	 * next release starts another and grants it; that empties the queue
+	 * and ends the mode.
+	 */
 	ASSERT_EQ(0, sema_release(&self->s));
 	ASSERT_EQ(0, waiter_wait_done(&self->w[2]));
 	EXPECT_EQ(0, self->w[2].ret);
@@ -134,8 +144,8 @@ TEST_F(starve, grant_keeps_value_zero)
 	word = hsema_word(&self->s);
 	EXPECT_EQ(0, word) TH_LOG("word %#x after the queue emptied", word);
 	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
-	EXPECT_EQ(1, st1.starve_enter - st0.starve_enter);
-	EXPECT_EQ(1, st1.starve_exit - st0.starve_exit);
+	EXPECT_EQ(2, st1.starve_enter - st0.starve_enter);
+	EXPECT_EQ(2, st1.starve_exit - st0.starve_exit);
 	EXPECT_EQ(3, st1.grants - st0.grants);
 	EXPECT_EQ(3, st1.handoffs - st0.handoffs);
 	EXPECT_EQ(0, hsema_refused_total(&st1) - hsema_refused_total(&st0));
@@ -263,6 +273,70 @@ TEST_F(starve, exit_when_granted_waited_less)
 	for (i = 0; i < 3; i++)
 		waiter_join(&self->w[i]);
 	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 0, &q));
+	EXPECT_EQ(0, hsema_word(&self->s));
+}
+
+/*
+ * An episode serves one batch, the waiters queued when it began, and the
+ * next needs a threshold's wait after it ended (threshold 50 ms for all):
+ * A, B, C wait past it; a release enters starvation and grants A; D
+ * queues behind (starving: at the tail) and waits past the threshold too.
+ * B and C are granted and, C being the batch's last, the mode ends,
+ * although C waited long and D is still queued.  The next release wakes
+ * D in normal mode instead of starving again: D's wait counts from the
+ * episode's end.  Before the batch rule the queue stayed starving here and
+ * D was granted.
+ */
+TEST_F(starve, episode_serves_one_batch)
+{
+	struct hsema_stats st0, st1;
+	struct hsema_query q;
+	unsigned int word;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		waiter_init(&self->w[i], &self->s, i, &self->seq);
+		self->w[i].op = W_RAW_WAIT;
+		self->w[i].rawfd = self->fd;
+		self->w[i].starve_ns = 50000000ULL;
+	}
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, start_queued(self, i, false, i + 1, &q));
+	msleep(60);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+
+	ASSERT_EQ(0, sema_release(&self->s));		/* enter, grant A */
+	ASSERT_EQ(0, waiter_wait_done(&self->w[0]));
+	EXPECT_EQ(0, self->w[0].ret);
+	ASSERT_EQ(0, start_queued(self, 3, false, 3, &q));	/* D */
+	EXPECT_EQ(1, q.starving);
+	msleep(60);
+
+	for (i = 1; i < 3; i++) {			/* grant B, then C */
+		ASSERT_EQ(0, sema_release(&self->s));
+		ASSERT_EQ(0, waiter_wait_done(&self->w[i]));
+		EXPECT_EQ(0, self->w[i].ret);
+		EXPECT_EQ(i, self->w[i].order);
+	}
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
+	EXPECT_EQ(0, q.starving) TH_LOG("the episode outlived its batch");
+	word = hsema_word(&self->s);
+	EXPECT_EQ(HSEMA_WAITERS, word) TH_LOG("word %#x", word);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(1, st1.starve_enter - st0.starve_enter);
+	EXPECT_EQ(1, st1.starve_exit - st0.starve_exit);
+	EXPECT_EQ(3, st1.grants - st0.grants);
+
+	/* D waited 60 ms, but only since the episode ended: woken. */
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(&self->w[3]));
+	EXPECT_EQ(0, self->w[3].ret);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(3, st1.grants - st0.grants) TH_LOG("D was granted: starved again at once");
+	EXPECT_EQ(1, st1.wakes - st0.wakes);
+	EXPECT_EQ(1, st1.starve_enter - st0.starve_enter);
+	for (i = 0; i < 4; i++)
+		waiter_join(&self->w[i]);
 	EXPECT_EQ(0, hsema_word(&self->s));
 }
 
