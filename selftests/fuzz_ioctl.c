@@ -627,7 +627,7 @@ static void fuzz_version(struct rng *r, struct argp *a)
 	arg_get(a, &v, sizeof(v));
 	calls[K_OUTPUT]++;
 	if (v.abi_version != HSEMA_ABI_VERSION || v.pad || v.reserved[0] ||
-	    v.reserved[1] || !v.features || (v.features & ~0x3fULL))
+	    v.reserved[1] || !v.features || (v.features & ~0x7fULL))
 		complain(K_OUTPUT, "%s: abi %u pad %u features %#llx reserved %#llx %#llx",
 			 what, v.abi_version, v.pad,
 			 (unsigned long long)v.features,
@@ -842,7 +842,7 @@ static void fuzz_wake(struct rng *r, struct argp *a, struct wordp *w)
 {
 	struct hsema_wake k, out;
 	unsigned int set = 0, p;
-	bool badflags, badarg = false;
+	bool badflags, badarg = false, published;
 	char what[200];
 	int err;
 
@@ -863,6 +863,10 @@ static void fuzz_wake(struct rng *r, struct argp *a, struct wordp *w)
 	else
 		k.count = rnd(r);
 	if (!k.count || k.count > MASK)
+		badarg = true;
+	/* A handoff grants units it brings; published ones are in the word. */
+	published = k.flags & HSEMA_WAKE_PUBLISHED;
+	if (published && (k.flags & HSEMA_WAKE_HANDOFF))
 		badarg = true;
 	if (chance(r, 5)) {
 		k.granted = rnd(r) | 1;
@@ -896,7 +900,7 @@ static void fuzz_wake(struct rng *r, struct argp *a, struct wordp *w)
 			set |= B(RES_EFAULT);
 		set |= word_errors(w, true, k.flags & HSEMA_F_SHARED);
 		/* The value is read before anything is written. */
-		if (w->known && !badarg &&
+		if (w->known && !badarg && !published &&
 		    (uint64_t)(w->before & MASK) + k.count > MASK)
 			set |= B(RES_EOVERFLOW);
 		if (!set)
@@ -904,7 +908,8 @@ static void fuzz_wake(struct rng *r, struct argp *a, struct wordp *w)
 	}
 	expect(K_WAKE, err, set, what);
 	if (w->mine && !err)
-		check_word(w, (w->before & MASK) + k.count, what);
+		check_word(w, (w->before & MASK) + (published ? 0 : k.count),
+			   what);
 	else
 		check_word(w, w->before, what);
 	if (err || set != B(RES_OK))
