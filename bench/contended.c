@@ -40,6 +40,7 @@ struct cell {
 	struct bsem *s;
 	uint64_t cs_iters;
 	uint64_t deadline;		/* ticks */
+	uint64_t min_ops;		/* per worker, past the deadline */
 	struct gate go;
 };
 
@@ -81,7 +82,7 @@ static void *worker(void *arg)
 	csw = kcount_nvcsw();
 	for (;;) {
 		t0 = ticks();
-		if (t0 >= c->deadline)
+		if (t0 >= c->deadline && w->ops >= c->min_ops)
 			break;
 		c->ops->acquire(c->s);
 		t1 = ticks();
@@ -107,6 +108,7 @@ static void turn(struct cell *c, struct worker *w, int nr, double secs,
 
 	gate_init(&c->go);
 	c->ops->init(c->s, 1);
+	c->min_ops = count ? KCOUNT_MIN_OPS : 0;
 	if (count)
 		kcount_start();
 	for (i = 0; i < nr; i++) {

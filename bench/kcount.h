@@ -33,6 +33,15 @@ bool kcount_setup(void);
 const char *kcount_method(void);
 bool kcount_available(void);
 
+/*
+ * A counting turn runs past its deadline until each of its threads has
+ * made this many acquisitions (or round trips): its counts are read per
+ * operation, and a loaded host can stop a vCPU for longer than a short
+ * turn lasts, which left a smoke run's counting turn empty.  The turn's
+ * time is not used, so running longer biases nothing.
+ */
+#define KCOUNT_MIN_OPS	64
+
 /* Start counting (before a counting turn's threads start); false if not. */
 bool kcount_start(void);
 

@@ -39,6 +39,7 @@ struct skew {
 	struct gate go;
 	uint64_t greedy_iters, occ_iters;
 	uint64_t greedy_ops;
+	uint64_t min_ops;		/* the greedy thread's, past the deadline */
 	pid_t tid[2];			/* greedy, occasional */
 	uint64_t nvcsw[2];
 	struct hist occ;		/* the occasional thread's waits */
@@ -52,7 +53,7 @@ static void *greedy(void *arg)
 	k->tid[0] = (pid_t)syscall(SYS_gettid);
 	gate_wait(&k->go);
 	csw = kcount_nvcsw();
-	while (ticks() < k->deadline) {
+	while (ticks() < k->deadline || k->greedy_ops < k->min_ops) {
 		k->ops->acquire(k->s);
 		work_iters(k->greedy_iters);
 		k->ops->release(k->s);
@@ -106,6 +107,7 @@ static void turn(struct skew *k, bool spread, const struct config *cfg,
 	uint64_t start, futex, ioctl;
 
 	k->greedy_ops = 0;
+	k->min_ops = count ? KCOUNT_MIN_OPS : 0;
 	memset(&k->occ, 0, sizeof(k->occ));
 	gate_init(&k->go);
 	k->ops->init(k->s, 1);

@@ -36,6 +36,7 @@ struct pp {
 	atomic_bool stop;
 	struct gate go;
 	uint64_t trips;
+	uint64_t min_trips;		/* past the deadline */
 	pid_t tid[2];
 	uint64_t nvcsw[2];
 	struct hist rt;			/* round trips, measured by ping */
@@ -51,7 +52,7 @@ static void *ping(void *arg)
 	csw = kcount_nvcsw();
 	for (;;) {
 		t0 = ticks();
-		if (t0 >= p->deadline)
+		if (t0 >= p->deadline && p->trips >= p->min_trips)
 			break;
 		p->ops->release(p->a);
 		p->ops->acquire(p->b);
@@ -102,6 +103,7 @@ static void turn(struct pp *p, int cpu_ping, int cpu_pong, double secs,
 	pthread_t a, b;
 
 	p->trips = 0;
+	p->min_trips = count ? KCOUNT_MIN_OPS : 0;
 	memset(&p->rt, 0, sizeof(p->rt));
 	atomic_store(&p->stop, false);
 	gate_init(&p->go);
