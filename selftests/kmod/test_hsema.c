@@ -94,7 +94,7 @@ struct test_case {
 	struct hrtimer hrtimer;
 	struct timer_list timer;
 	struct tasklet_struct tasklet;
-	spinlock_t lock;
+	spinlock_t lock;	/* protects nothing: CTX_SPINLOCK releases under it */
 };
 
 static struct test_case *tc;
@@ -224,7 +224,7 @@ static bool run_case(struct test_case *t, enum ctx c)
 		wait_for_completion(&t->acquired_done);
 		return false;
 	}
-	udelay(10);	/* let the head wait past the 1 ns threshold */
+	usleep_range(10, 20);	/* let the head wait past the 1 ns threshold */
 
 	hsema_stats_read(&before);
 	release_from(t);
