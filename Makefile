@@ -10,6 +10,8 @@
 #   make check-debug     the same on the debug kernel (built and cached)
 #   make bench           the benchmarks, in one guest, results in build/bench
 #   make bench-update    the same, into the committed bench/results
+#   make lint            checkpatch --strict, sparse and W=1 on the kernel
+#                        code, against every kernel of the matrix
 #   make vm KERNEL=6.12 CMD='...'   run a command in a guest
 #   make install         install libsema, hsemastat, the headers and man
 #                        pages (PREFIX, DESTDIR), and hsema.ko for the
@@ -72,6 +74,9 @@ bench:
 bench-update:
 	scripts/bench --save
 
+lint:
+	scripts/lint
+
 vm:
 	scripts/vm-run --kernel $(KERNEL) -- $(CMD)
 
@@ -123,4 +128,4 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all module libsema tools selftests examples check check-debug demo \
-	bench bench-update vm deps install install-lib install-module uninstall deb clean
+	bench bench-update lint vm deps install install-lib install-module uninstall deb clean

@@ -140,8 +140,10 @@ DECLARE_PER_CPU(struct hsema_pcpu_stats, hsema_stats);
 #define hsema_stat_add(field, n)	this_cpu_add(hsema_stats.field, n)
 /* Count an event module-wide and in the queue it happened on. */
 #define hsema_qstat_add(q, field, n) do {				\
-		hsema_stat_add(field, n);				\
-		(q)->stats.field += (n);				\
+		u64 __n = (n);						\
+									\
+		hsema_stat_add(field, __n);				\
+		(q)->stats.field += __n;				\
 	} while (0)
 #define hsema_qstat_inc(q, field)	hsema_qstat_add(q, field, 1)
 void hsema_stat_wait_time(struct hsema_queue *q, u64 ns);
