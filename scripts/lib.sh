@@ -24,6 +24,47 @@ with_lock() {
 	) 9>"$lock"
 }
 
+# linux_source NAME PATTERN...: the members of Debian's linux-source-6.12
+# that match the shell patterns (paths inside its top directory),
+# extracted once into $HSEMA_CACHE/NAME/VERSION; prints that directory.
+# Nothing of the kernel's source is copied into the repository.
+linux_source() {
+	local name=$1 tarball=/usr/src/linux-source-6.12.tar.xz ver
+	shift
+	[ -r "$tarball" ] ||
+		die "$tarball is missing: run $HSEMA_ROOT/scripts/deps as root"
+	ver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+	with_lock "$HSEMA_CACHE/$name/.lock" \
+		linux_source_extract "$tarball" "$HSEMA_CACHE/$name/$ver" "$@"
+	echo "$HSEMA_CACHE/$name/$ver"
+}
+linux_source_extract() {
+	local tarball=$1 dir=$2 tmp
+	shift 2
+	[ -e "$dir/.complete" ] && return 0
+	tmp=$(mktemp -d "${dir%/*}/.extract.XXXXXX")
+	tar -xJf "$tarball" -C "$tmp" --strip-components=1 --wildcards \
+		"${@/#/linux-source-6.12/}"
+	rm -rf "$dir"
+	mv "$tmp" "$dir"
+	touch "$dir/.complete"
+}
+
+# module_sources DEST: the sources the modules build from (Kbuild, kmod/,
+# uapi/, selftests/kmod/), and nothing else, into DEST: objects built in
+# the tree for another kernel (hsema.mod.c above all) must not reach a
+# build there.
+module_sources() {
+	mkdir -p "$1"
+	rsync -a --delete --delete-excluded --prune-empty-dirs \
+		--exclude='*.mod.c' --include='/Kbuild' --include='/kmod/' --include='/uapi/' \
+		--include='/uapi/**/' --include='/selftests/' \
+		--include='/selftests/kmod/' \
+		--include='/kmod/*.[ch]' --include='/kmod/Kbuild' \
+		--include='/uapi/**.h' --include='/selftests/kmod/*.[ch]' \
+		--include='/selftests/kmod/Kbuild' --exclude='*' "$HSEMA_ROOT/" "$1/"
+}
+
 # What counts as a kernel splat.  Lockdep, KASAN, UBSAN and the
 # debug-objects code all print one of these; "Call Trace:" catches any
 # stack dump whose headline is not listed.  kmemleak's "unreferenced
