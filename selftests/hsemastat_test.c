@@ -851,7 +851,6 @@ TEST_F(stat, watch_text_two_intervals)
 	EXPECT_NE(NULL, strstr(self->r.out, "rate/s"));
 }
 
-/* The device missing (no module): exit 2, naming the fix; no output. */
 /*
  * The tool's runs without a fixture of /dev/hsema, each a fork and an
  * exec: bad_options's fourteen took longer than the harness's default
@@ -861,6 +860,7 @@ FIXTURE(tool) {};
 FIXTURE_SETUP(tool) {}
 FIXTURE_TEARDOWN(tool) {}
 
+/* The device missing (no module): exit 2, naming the fix; no output. */
 TEST_F_TIMEOUT(tool, missing_module, 300)
 {
 	static const char *const variants[][6] = {

@@ -351,8 +351,7 @@ TEST_F(shared, killed_waiter_leaves_queue)
  * logged) as ambiguous here: sigkill_granted_not_running covers a kill
  * between grant and return deterministically.  Any other mismatch (a
  * duplicated unit, or a lost one after kill-first) fails.
- */
-/*
+ *
  * 50 rounds of two forks, waits for both to queue and two reaps: on the
  * debug kernel, beside the other guests of make check, the harness's
  * default 30 s ran out after round 34.
