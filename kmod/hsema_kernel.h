@@ -66,6 +66,8 @@ struct hsema_queue {
 	bool hashed;			/* a user word's queue */
 	u64 batch_end;			/* starving: the tail's ticket at entry */
 	u64 normal_ns;			/* when starvation last ended */
+	u64 starve_start_ns;		/* when it last began */
+	u64 episode_ns;			/* how long the last episode took */
 	struct hsema_qstats stats;
 };
 
