@@ -65,7 +65,8 @@
  * never shows a granted unit, so it cannot be stolen.  The mode ends when
  * the queue empties, a granted waiter had waited less than its threshold,
  * or the batch queued when it began has been served; the next episode
- * needs a threshold's wait after that (starve_due()).
+ * needs a threshold's wait after that, and normal mode to have lasted
+ * four times the last episode, at most four thresholds (starve_due()).
  * After granting, a releaser in task context gives its CPU to the first
  * waiter it granted (see handoff.c).
  *
@@ -304,9 +305,9 @@ static struct hsema_waiter *queue_head(struct hsema_queue *q)
 }
 
 /*
- * Normal mode after an episode lasts at least this many times as long as
- * the episode did (capped at as many thresholds): at most a fifth of the
- * time goes to hand-overs.
+ * The next episode waits until normal mode has lasted this many times the
+ * last episode, at most as many thresholds: while an episode takes no
+ * longer than a threshold, at most a fifth of the time is spent starving.
  */
 #define HSEMA_NORMAL_PER_EPISODE	4
 
@@ -323,14 +324,14 @@ static struct hsema_waiter *queue_head(struct hsema_queue *q)
  * for good.
  *
  * Nor may episodes follow each other a threshold apart when each takes
- * about a threshold itself (8 threads on 2 CPUs under emulation, where a
- * hand-over costs a wake-up and a context switch of some 200 us): the
- * running threads that arrive during an episode queue behind it, and the
- * semaphore spent half its time in hand-overs (8 threads, 1 us sections:
- * 0.64x glibc's throughput, 1.56x with starvation off).  So normal mode
- * also lasts HSEMA_NORMAL_PER_EPISODE times the last episode, but never
- * more than as many thresholds.  The worst wait stays bounded: a
- * threshold, plus at most that many more, plus two batches.
+ * about a threshold itself (where a hand-over costs a wake-up and a
+ * context switch of some 200 us, as under emulation): the running threads
+ * that arrive during an episode queue behind it, and the semaphore spends
+ * half its time in hand-overs.  So the next episode also waits until
+ * normal mode has lasted HSEMA_NORMAL_PER_EPISODE times the last one, at
+ * most as many thresholds.  Both waits count from the episode's end, so
+ * for one threshold T the worst wait stays about 4 T plus two batches.
+ * The history lives in the queue: it starts afresh when the queue empties.
  */
 static bool starve_due(const struct hsema_queue *q,
 		       const struct hsema_waiter *w, u64 now)

@@ -5,7 +5,9 @@
  * to it (the value stays 0 and the fast path is closed, newcomers queue
  * at the tail); the mode ends when the queue empties, a granted waiter
  * had waited less than its threshold, or the batch queued when it began
- * has been served, and the next episode needs a threshold's wait after.  sema_release_n() grants exactly
+ * has been served, and the next episode needs a threshold's wait after
+ * it and normal mode to have lasted four times the episode, at most four
+ * thresholds.  sema_release_n() grants exactly
  * the first n tickets; in normal mode it wakes them and adds the rest to
  * the value.  sema_release_handoff() grants even in normal mode, and when
  * the waiter it grants had been woken for a unit of the value, it wakes
@@ -132,8 +134,9 @@ TEST_F(starve, grant_keeps_value_zero)
 	EXPECT_EQ(0, hsema_value(&self->s));
 
 	/*
-	 * The newcomer has waited past 1 us since the episode ended: the
-	 * next release starts another and grants it; that empties the queue
+	 * The newcomer has waited past 1 us since the episode ended, and
+	 * normal mode has lasted past four thresholds: the next release
+	 * starts another and grants it; that empties the queue
 	 * and ends the mode.
 	 */
 	ASSERT_EQ(0, sema_release(&self->s));
@@ -287,8 +290,10 @@ TEST_F(starve, exit_when_granted_waited_less)
  * episode's end.  Before the batch rule the queue stayed starving here and
  * D was granted.  Should the final release come a threshold or more after
  * the episode's end (the loaded debug kernel once took over 50 ms between
- * the two), D has waited long enough to starve the queue again: then
- * either outcome is right and only the unit's count is checked.
+ * the two), D may have waited long enough to starve the queue again: then
+ * either outcome is right and only the unit's count is checked.  (That
+ * the episode, longer than a threshold, holds the next one off for four
+ * thresholds is episode_gates_the_next's to show.)
  */
 TEST_F(starve, episode_serves_one_batch)
 {
@@ -352,6 +357,97 @@ TEST_F(starve, episode_serves_one_batch)
 	}
 	for (i = 0; i < 4; i++)
 		waiter_join(&self->w[i]);
+	EXPECT_EQ(0, hsema_word(&self->s));
+}
+
+/*
+ * The next episode waits until normal mode has lasted four times the last
+ * one, at most four thresholds (threshold 100 ms for all): A and B wait
+ * past it, a release enters starvation and grants A; C and D queue behind;
+ * 120 ms later B, the batch's last, is granted and the mode ends after an
+ * episode longer than a threshold.  Two thresholds after that, C has
+ * waited past its threshold since the end, which alone used to starve the
+ * queue again: it is woken instead.  Past four thresholds after the end,
+ * D's release starts the next episode and grants it.  Should the first of
+ * those releases come four thresholds late (a loaded debug kernel), either
+ * outcome is right for it and only the units are counted.
+ */
+TEST_F(starve, episode_gates_the_next)
+{
+	const int64_t threshold_ns = 100000000LL;
+	const int threshold_ms = threshold_ns / 1000000;
+	struct hsema_stats st0, st1, st2;
+	struct hsema_query q;
+	int64_t b_released, b_returned, since_end;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		waiter_init(&self->w[i], &self->s, i, &self->seq);
+		self->w[i].op = W_RAW_WAIT;
+		self->w[i].rawfd = self->fd;
+		self->w[i].starve_ns = threshold_ns;
+	}
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, start_queued(self, i, false, i + 1, &q));
+	msleep(threshold_ms + 20);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+
+	ASSERT_EQ(0, sema_release(&self->s));		/* enter, grant A */
+	ASSERT_EQ(0, waiter_wait_done(&self->w[0]));
+	EXPECT_EQ(0, self->w[0].ret);
+	ASSERT_EQ(0, start_queued(self, 2, false, 2, &q));	/* C */
+	ASSERT_EQ(0, start_queued(self, 3, false, 3, &q));	/* D */
+	EXPECT_EQ(1, q.starving);
+	msleep(threshold_ms + 20);
+
+	b_released = now_ns(CLOCK_MONOTONIC);		/* before the end */
+	ASSERT_EQ(0, sema_release(&self->s));		/* grant B, exit */
+	b_returned = now_ns(CLOCK_MONOTONIC);		/* after the end */
+	ASSERT_EQ(0, waiter_wait_done(&self->w[1]));
+	EXPECT_EQ(0, self->w[1].ret);
+	EXPECT_EQ(1, self->w[1].order);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 2, &q));
+	EXPECT_EQ(0, q.starving) TH_LOG("the episode outlived its batch");
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(1, st1.starve_enter - st0.starve_enter);
+	EXPECT_EQ(1, st1.starve_exit - st0.starve_exit);
+	EXPECT_EQ(2, st1.grants - st0.grants);
+
+	msleep(2 * threshold_ms);
+	ASSERT_EQ(0, sema_release(&self->s));		/* C: woken */
+	since_end = now_ns(CLOCK_MONOTONIC) - b_released;	/* at most */
+	ASSERT_EQ(0, waiter_wait_done(&self->w[2]));
+	EXPECT_EQ(0, self->w[2].ret);
+	EXPECT_EQ(2, self->w[2].order);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st2));
+	EXPECT_EQ(1, st2.grants - st1.grants + st2.wakes - st1.wakes);
+	if (since_end < 4 * threshold_ns) {
+		EXPECT_EQ(0, st2.grants - st1.grants)
+			TH_LOG("C was granted %lld ms after an episode of more than a threshold",
+			       (long long)since_end / 1000000);
+		EXPECT_EQ(1, st2.wakes - st1.wakes);
+		EXPECT_EQ(0, st2.starve_enter - st1.starve_enter);
+	} else {
+		TH_LOG("C's release came %lld ms after the episode: it may starve the queue",
+		       (long long)since_end / 1000000);
+	}
+
+	/* Past four thresholds of normal mode: D's release starves again. */
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
+	while (now_ns(CLOCK_MONOTONIC) - b_returned < 4 * threshold_ns + 20000000)
+		msleep(10);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	ASSERT_EQ(0, sema_release(&self->s));		/* enter, grant D */
+	ASSERT_EQ(0, waiter_wait_done(&self->w[3]));
+	EXPECT_EQ(0, self->w[3].ret);
+	EXPECT_EQ(3, self->w[3].order);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st2));
+	EXPECT_EQ(1, st2.grants - st1.grants) TH_LOG("D was woken, not granted");
+	EXPECT_EQ(0, st2.wakes - st1.wakes);
+	EXPECT_EQ(1, st2.starve_enter - st1.starve_enter);
+	for (i = 0; i < 4; i++)
+		waiter_join(&self->w[i]);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 0, &q));
 	EXPECT_EQ(0, hsema_word(&self->s));
 }
 
