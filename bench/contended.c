@@ -108,7 +108,7 @@ static void turn(struct cell *c, struct worker *w, int nr, double secs,
 
 	gate_init(&c->go);
 	c->ops->init(c->s, 1);
-	c->min_ops = count ? KCOUNT_MIN_OPS : 0;
+	c->min_ops = count ? KCOUNT_MIN_OPS : MEASURED_MIN_OPS;
 	if (count)
 		kcount_start();
 	for (i = 0; i < nr; i++) {

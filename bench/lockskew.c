@@ -107,7 +107,7 @@ static void turn(struct skew *k, bool spread, const struct config *cfg,
 	uint64_t start, futex, ioctl;
 
 	k->greedy_ops = 0;
-	k->min_ops = count ? KCOUNT_MIN_OPS : 0;
+	k->min_ops = count ? KCOUNT_MIN_OPS : MEASURED_MIN_OPS;
 	memset(&k->occ, 0, sizeof(k->occ));
 	gate_init(&k->go);
 	k->ops->init(k->s, 1);

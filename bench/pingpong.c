@@ -103,7 +103,7 @@ static void turn(struct pp *p, int cpu_ping, int cpu_pong, double secs,
 	pthread_t a, b;
 
 	p->trips = 0;
-	p->min_trips = count ? KCOUNT_MIN_OPS : 0;
+	p->min_trips = count ? KCOUNT_MIN_OPS : MEASURED_MIN_OPS;
 	memset(&p->rt, 0, sizeof(p->rt));
 	atomic_store(&p->stop, false);
 	gate_init(&p->go);
