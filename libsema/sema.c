@@ -279,18 +279,17 @@ SEMA_EXPORT int sema_timedacquire(sema_t *s, const struct timespec *abstime,
 }
 
 /*
- * Add @n units: one compare-and-swap while nobody starves, then, if
- * somebody waits, the kernel to wake for them; in starvation mode the
- * kernel adds them (it grants them to the queue's head).  Shared by
- * sema_release() and sema_release_n() so that neither calls the other
- * through the PLT.
+ * Add @n units where the fast path could not: somebody waits or starves,
+ * or the value would overflow.  Out of line and cold, so that the fast
+ * path in sema_add() needs no stack frame.
  *
  * Once the units are in the word the release has happened: a failed wake
  * (the word unmapped meanwhile, a fatal signal) loses none of them, they
  * stay takeable and the next release wakes for them, so it returns 0.
  * Reporting an error would invite a retry that releases twice.
  */
-static inline int sema_add(sema_t *s, unsigned int n)
+static __attribute__((noinline, cold)) int sema_add_slow(sema_t *s,
+							unsigned int n)
 {
 	_Atomic uint32_t *w = sema_word(s);
 	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
@@ -318,6 +317,27 @@ static inline int sema_add(sema_t *s, unsigned int n)
 	if (v & HSEMA_WAITERS)
 		(void)sema_wake(s, n, HSEMA_WAKE_PUBLISHED);
 	return 0;
+}
+
+/*
+ * Add @n units: one compare-and-swap while nobody waits or starves, else
+ * the slow path, which publishes them and, if somebody waits, asks the
+ * kernel to wake for them; in starvation mode the kernel adds them (it
+ * grants them to the queue's head).  Shared by sema_release() and
+ * sema_release_n() so that neither calls the other through the PLT.
+ */
+static inline int sema_add(sema_t *s, unsigned int n)
+{
+	_Atomic uint32_t *w = sema_word(s);
+	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
+
+	if (!(v & (HSEMA_WAITERS | HSEMA_STARVING)) &&
+	    (v & HSEMA_VALUE_MASK) + n <= SEMA_VALUE_MAX &&
+	    atomic_compare_exchange_strong_explicit(w, &v, v + n,
+						    memory_order_release,
+						    memory_order_relaxed))
+		return 0;
+	return sema_add_slow(s, n);
 }
 
 SEMA_EXPORT int sema_release_n(sema_t *s, unsigned int n)
