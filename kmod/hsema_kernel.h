@@ -51,8 +51,8 @@ struct hsema_qstats {
 /*
  * The wait queue of one semaphore.  For a user word it exists only while
  * the word has waiters; a kernel semaphore embeds its own.  Its state, not
- * the word, is the truth about waiters and starvation; the word's
- * HSEMA_WAITERS and HSEMA_STARVING bits publish it and are rewritten from
+ * the word, is the truth about waiters, woken waiters and starvation; the
+ * word's state bits (HSEMA_STATE_MASK) publish it and are rewritten from
  * it on every kernel update of the word.
  */
 struct hsema_queue {

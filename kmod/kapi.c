@@ -104,7 +104,8 @@ bool hsema_try_acquire(struct hsema *s)
 {
 	u32 v = READ_ONCE(s->word);
 
-	while (!(v & HSEMA_STARVING) && (v & HSEMA_VALUE_MASK)) {
+	while ((v & HSEMA_STATE_MASK) != HSEMA_STATE_STARVING &&
+	       (v & HSEMA_VALUE_MASK)) {
 		if (try_cmpxchg_acquire(&s->word, &v, v - 1))
 			return true;
 	}
@@ -172,8 +173,15 @@ static int hsema_release_common(struct hsema *s, unsigned int n, bool handoff)
 		return 0;
 	}
 
+	/*
+	 * Without waiters, or with a woken one on its way that will look
+	 * at the value (HSEMA_STATE_WOKEN: one unit, no handoff), the unit
+	 * goes into the word and the kernel's half is not needed.
+	 */
 	v = READ_ONCE(s->word);
-	while (!(v & (HSEMA_WAITERS | HSEMA_STARVING))) {
+	while ((v & HSEMA_STATE_MASK) == HSEMA_STATE_NONE ||
+	       ((v & HSEMA_STATE_MASK) == HSEMA_STATE_WOKEN && n == 1 &&
+		!handoff)) {
 		if ((v & HSEMA_VALUE_MASK) + n > HSEMA_VALUE_MAX)
 			return -EOVERFLOW;
 		if (try_cmpxchg_release(&s->word, &v, v + n))

@@ -6,9 +6,11 @@
  *
  *	bits 0..29 value, bit 30 STARVING, bit 31 WAITERS
  *
- * Userspace acquires by a compare-and-swap that decrements a non-zero value
- * while STARVING is clear, and releases by one that increments the value
- * while WAITERS and STARVING are both clear.  Otherwise it calls the kernel.
+ * Bits 30 and 31 are the queue's state (uapi/linux/hsema.h): NONE,
+ * WAITERS, WOKEN (bit 30 alone) or STARVING (both).  Userspace acquires by
+ * a compare-and-swap that decrements a non-zero value unless the state is
+ * STARVING, and releases by one that increments the value while the state
+ * is NONE.  Otherwise it calls the kernel (see below for WOKEN).
  * The kernel changes the word only with compare-and-swap too, and only
  * under the lock of the word's bucket, so every change to the word is a
  * single atomic step that both sides order against each other:
@@ -24,18 +26,22 @@
  *
  * So a waiter sleeps only after a compare-and-swap that published WAITERS
  * against a zero value; from then on every release enters the kernel and
- * takes the same bucket lock, and cannot miss the waiter.  A release that
- * read the word before WAITERS was set fails its compare-and-swap and
- * rereads it.
+ * takes the same bucket lock, and cannot miss the waiter, until a woken
+ * waiter is on its way (WOKEN, below).  A release that read the word
+ * before WAITERS was set fails its compare-and-swap and rereads it.
  *
- * The queue's state under the bucket lock is the truth about waiters and
- * starvation.  The WAITERS and STARVING bits publish it: every kernel write
- * of the word recomputes them.  When a write that would only clear bits
- * cannot be made (the page is gone: the waiter leaving after munmap), the
- * bits stay set.  Stale set bits are harmless: they only send userspace to
- * the kernel, whose next write fixes them.  Bits that are clear while the
- * queue has waiters or is starving never happen, because the writes that
- * set them fault the page in and retry until they succeed.
+ * The queue's state under the bucket lock is the truth about waiters,
+ * woken waiters and starvation.  Bits 30 and 31 publish it: every kernel
+ * write of the word recomputes them.  The one write that may fail is a
+ * leaving waiter's (the page is gone: it leaves after munmap), and it
+ * keeps the state or makes it NONE, so a stale state only ever has nobody
+ * queued behind it.  That is harmless: WAITERS and STARVING only send
+ * userspace to the kernel, whose next write fixes them, and WOKEN only
+ * keeps a release out of a kernel that has nobody to wake.  A state that
+ * promises less than the queue needs (NONE while it has waiters, WOKEN
+ * while nobody is woken, anything but STARVING while it starves) never
+ * happens, because the writes that make it fault the page in and retry
+ * until they succeed.
  *
  * Normal mode: a release adds to the value and wakes one queued waiter per
  * unit, in ticket order, so that each unit in the value is claimed by a
@@ -56,6 +62,21 @@
  * release that dies between its compare-and-swap and the call leaves its
  * unit in the value, where every acquirer can take it, and the next
  * release wakes for it (as with a futex semaphore's post).
+ *
+ * While a woken waiter has not run yet the word reads WOKEN, and a release
+ * of one unit publishes it and does not call the kernel at all: the woken
+ * waiter looks at the value under the lock when it runs, and if it takes
+ * a unit it wakes a sleeper for each unit left that no woken waiter
+ * claims (compete()); if it finds none, it sleeps again and the word reads
+ * WAITERS, so the next release calls.  Only the kernel sets WOKEN, under
+ * the lock, when it has woken a waiter (Go's sync.Mutex keeps mutexWoken
+ * for the same purpose, but lets the unlocker set it).  The invariant
+ * becomes: while anybody sleeps, a unit in the value is claimed by a
+ * woken waiter or by a release on its way in, or the word reads WOKEN and
+ * a woken waiter will count it.  To keep releases out of the kernel, a
+ * published release that finds nobody woken wakes the first sleeper even
+ * when its unit is gone already: that waiter competes, as glibc's waiters
+ * do after every sem_post(), and the word reads WOKEN until it has.
  *
  * Starvation mode (Go's sync.Mutex): when the head waiter has waited longer
  * than its threshold, the queue starves.  The value is absorbed and
@@ -287,11 +308,19 @@ static struct hsema_queue *site_install(struct hsema_site *site,
 	return q;
 }
 
-static u32 queue_bits(u32 nr_waiters, bool starving)
+/*
+ * The word's state for a queue of @nr_waiters, @nr_woken of them woken
+ * and not yet run (see uapi/linux/hsema.h).  WOKEN lets a release of one
+ * unit stay in userspace: a woken waiter looks at the value when it runs,
+ * under the lock, and wakes for the units nobody claims (compete()).
+ */
+static u32 queue_bits(u32 nr_waiters, bool starving, u32 nr_woken)
 {
 	if (!nr_waiters)
-		return 0;
-	return HSEMA_WAITERS | (starving ? HSEMA_STARVING : 0);
+		return HSEMA_STATE_NONE;
+	if (starving)
+		return HSEMA_STATE_STARVING;
+	return nr_woken ? HSEMA_STATE_WOKEN : HSEMA_STATE_WAITERS;
 }
 
 static u64 waited_ns(const struct hsema_waiter *w, u64 now)
@@ -442,6 +471,36 @@ static void wake_waiter(struct hsema_site *site, struct hsema_queue *q,
 	wakeq_add(wq, w->task);
 }
 
+/*
+ * Sleepers to wake for the units of @value that none of the @woken
+ * waiters claims, among @left queued: at most what @wq holds without
+ * allocating, which is enough, since every waiter woken for them takes a
+ * unit or passes the rest on in turn when it runs.
+ */
+static u32 unclaimed_wakes(u32 value, u32 left, u32 woken,
+			   const struct hsema_wakeq *wq)
+{
+	u32 unclaimed = value > woken ? value - woken : 0;
+
+	return min3(unclaimed, left - woken, wq->cap - wq->n);
+}
+
+/* Wake the first @n sleepers of @q, in ticket order. */
+static void wake_sleepers(struct hsema_site *site, struct hsema_queue *q,
+			  u32 n, struct hsema_wakeq *wq)
+{
+	struct hsema_waiter *w;
+
+	list_for_each_entry(w, &q->waiters, node) {
+		if (!n)
+			break;
+		if (w->state == HSEMA_W_QUEUED) {
+			wake_waiter(site, q, w, wq);
+			n--;
+		}
+	}
+}
+
 enum hsema_leave { HSEMA_LEAVE_TIMEOUT, HSEMA_LEAVE_SIGNAL, HSEMA_LEAVE_FAULT };
 
 /*
@@ -486,7 +545,7 @@ static struct hsema_queue *leave_queue(struct hsema_site *site,
 		}
 	}
 
-	bits = queue_bits(q->nr_waiters, q->starving);
+	bits = queue_bits(q->nr_waiters, q->starving, q->nr_woken);
 	if (!word_read(site, &old)) {
 		int ret, tries = 8;	/* -EAGAIN: contended, try a little */
 
@@ -513,28 +572,39 @@ enum hsema_compete {
  * (a woken waiter that lost).  Only HSEMA_C_SLEEP leaves us queued and
  * only HSEMA_C_ACQUIRED gives a unit; on the others nothing changed.
  * *dead returns a queue that became empty, to free after unlocking.
+ *
+ * A waiter that takes a unit also wakes a sleeper for each unit left in
+ * the value that no woken waiter claims: releases of one unit that found
+ * the word WOKEN added theirs without a call, counting on the woken
+ * waiters to look at the value when they run, and this is where they do.
  */
 static enum hsema_compete compete(struct hsema_site *site,
 				  struct hsema_waiter *w,
 				  struct hsema_queue **spare,
-				  struct hsema_queue **dead, int *err)
+				  struct hsema_queue **dead,
+				  struct hsema_wakeq *wq, int *err)
 {
 	struct hsema_queue *q = w->q ?: site_queue(site);
+	bool was_woken = w->state == HSEMA_W_WOKEN;
 	bool starving = q && q->starving;
+	u32 old, new, cur, left, woken, wake;
 	bool enter = false;
-	u32 old, new, cur, left;
 	int ret;
 
 	ret = word_read(site, &old);
 	if (ret)
 		goto recover;
 
+	/* Woken waiters other than us, and waiters once we have taken a unit. */
+	woken = q ? q->nr_woken - was_woken : 0;
+	left = q ? q->nr_waiters - !!w->q : 0;
 	for (;;) {
 		if (!starving && (old & HSEMA_VALUE_MASK)) {
 			/* Take a unit; if we were queued, we leave. */
-			left = q ? q->nr_waiters - !!w->q : 0;
+			wake = q ? unclaimed_wakes((old & HSEMA_VALUE_MASK) - 1,
+						   left, woken, wq) : 0;
 			new = ((old & HSEMA_VALUE_MASK) - 1) |
-			      queue_bits(left, false);
+			      queue_bits(left, false, woken + wake);
 			ret = word_cmpxchg(site, old, new, &cur);
 			if (ret)
 				goto recover;
@@ -550,6 +620,8 @@ static enum hsema_compete compete(struct hsema_site *site,
 				hsema_stat_inc(slow_acquires);
 			}
 			trace_hsema_acquired(&site->key, w, left);
+			if (wake)
+				wake_sleepers(site, q, wake, wq);
 			return HSEMA_C_ACQUIRED;
 		}
 
@@ -560,8 +632,12 @@ static enum hsema_compete compete(struct hsema_site *site,
 		if (w->q && !starving && starve_due(q, w, ktime_get_ns()))
 			enter = true;
 
-		new = (old & HSEMA_VALUE_MASK) | HSEMA_WAITERS |
-		      ((starving || enter) ? HSEMA_STARVING : 0);
+		/*
+		 * Queued or requeued, we sleep; the value is 0 unless the
+		 * queue starves, so no unit is left unclaimed.
+		 */
+		new = (old & HSEMA_VALUE_MASK) |
+		      queue_bits(left + 1, starving || enter, woken);
 		/*
 		 * Even when the word already reads so: a word the caller
 		 * cannot write (read-only mapping) must fail with -EFAULT
@@ -582,7 +658,7 @@ static enum hsema_compete compete(struct hsema_site *site,
 			q = site_install(site, spare);
 		hsema_enqueue(q, w);
 		trace_hsema_queued(&site->key, w, q->nr_waiters);
-	} else if (w->state == HSEMA_W_WOKEN) {
+	} else if (was_woken) {
 		/* Lost to a newcomer: sleep again, keeping our ticket. */
 		WRITE_ONCE(w->state, HSEMA_W_QUEUED);
 		q->nr_woken--;
@@ -636,7 +712,7 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 			break;
 		}
 		if (w.state == HSEMA_W_NONE || w.state == HSEMA_W_WOKEN) {
-			c = compete(site, &w, &spare, &dead, &err);
+			c = compete(site, &w, &spare, &dead, &wq, &err);
 			switch (c) {
 			case HSEMA_C_ACQUIRED:
 				ret = 0;
@@ -730,7 +806,7 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 			 unsigned int how, u64 now, struct hsema_plan *p)
 {
 	bool handoff = how & HSEMA_WAKE_HANDOFF;
-	u32 units, left, woken, unclaimed;
+	u32 units, left, woken, unclaimed, want;
 	struct hsema_waiter *w;
 	bool starving;
 	u64 end;
@@ -787,20 +863,32 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 		}
 	}
 	p->counted = units;
+	p->starving = starving && left;
 	/*
 	 * Every unit in the value is claimed by a woken waiter while anybody
 	 * sleeps, once the release that put it there has been here (a
 	 * published unit is unclaimed from the caller's compare-and-swap
-	 * until this call).  A grant to a woken waiter that has not run yet
-	 * (a handoff in normal mode) leaves the unit it was woken for in the
-	 * value with no claimant, so wake a sleeper for it too, or it could
-	 * sit there while everyone sleeps.  Units already claimed get no
-	 * second waiter: a wake-up for them could only lose.
+	 * until this call, and one added to a WOKEN word until a woken
+	 * waiter takes a unit).  A grant to a woken waiter that has not run
+	 * yet (a handoff in normal mode) leaves the unit it was woken for in
+	 * the value with no claimant, so wake a sleeper for it too, or it
+	 * could sit there while everyone sleeps.  Units already claimed get
+	 * no second waiter: a wake-up for them could only lose.
 	 */
 	unclaimed = p->base + units > woken ? p->base + units - woken : 0;
-	p->wake = min(max(units, unclaimed), left - woken);
-	p->starving = starving && left;
-	p->bits = queue_bits(left, p->starving);
+	want = max(units, unclaimed);
+	/*
+	 * A published release that finds nobody woken wakes the first
+	 * sleeper even if running threads took its units already: that
+	 * waiter competes (glibc's sem_post() wakes one whatever the value),
+	 * and until it has run, the word reads WOKEN and the releases that
+	 * follow stay in userspace instead of each entering the kernel to
+	 * find nothing to do.
+	 */
+	if ((how & HSEMA_WAKE_PUBLISHED) && !p->starving && !woken)
+		want = max(want, 1U);
+	p->wake = min(want, left - woken);
+	p->bits = queue_bits(left, p->starving, woken + p->wake);
 }
 
 /*
@@ -832,7 +920,7 @@ int hsema_wake_site(struct hsema_site *site, u32 count, unsigned int how,
 	struct hsema_wakeq wq;
 	struct hsema_waiter *w;
 	struct hsema_plan p;
-	u32 old, cur, i, woken = 0;
+	u32 old, cur, i;
 	u64 now;
 	int ret;
 
@@ -893,20 +981,13 @@ retry:
 			if (i + 1 == p.exit_after)
 				starve_exit(site, q);
 		}
-		list_for_each_entry(w, &q->waiters, node) {
-			if (woken == p.wake)
-				break;
-			if (w->state == HSEMA_W_QUEUED) {
-				wake_waiter(site, q, w, &wq);
-				woken++;
-			}
-		}
+		wake_sleepers(site, q, p.wake, &wq);
 	}
-	trace_hsema_released(&site->key, count, p.grant, woken,
+	trace_hsema_released(&site->key, count, p.grant, p.wake,
 			     q ? q->nr_waiters : 0);
 	if (out) {
 		out->granted = p.grant;
-		out->woken = woken;
+		out->woken = p.wake;
 	}
 unlock:
 	site_unlock(site);

@@ -3,12 +3,13 @@
  * libsema: the userspace half of the hsema protocol.
  *
  * The fast paths are one compare-and-swap on the word.  They follow the
- * rules of uapi/linux/hsema.h: take a unit only while HSEMA_STARVING is
- * clear, add units only while HSEMA_STARVING is clear, never touch that bit
- * or HSEMA_WAITERS.  A release that added its units while HSEMA_WAITERS was
- * set asks the kernel to wake for them (HSEMA_WAKE_PUBLISHED).  Everything
- * else is the kernel's job, and Documentation/hsema.rst explains why the
- * two halves cannot lose a wake-up.
+ * rules of uapi/linux/hsema.h: take or add units only while the state is
+ * not STARVING, never touch the state bits.  A release that added its
+ * units to a word whose state was WAITERS asks the kernel to wake for them
+ * (HSEMA_WAKE_PUBLISHED); one that added a single unit to a WOKEN word
+ * leaves it to the woken waiter on its way.  Everything else is the
+ * kernel's job, and Documentation/hsema.rst explains why the two halves
+ * cannot lose a wake-up.
  */
 /* sched_getaffinity() and CPU_COUNT(): whether this thread can spin. */
 #define _GNU_SOURCE
@@ -102,6 +103,11 @@ static _Atomic uint32_t *sema_word(sema_t *s)
 	return (_Atomic uint32_t *)&s->__word;
 }
 
+static uint32_t sema_state(uint32_t v)
+{
+	return v & HSEMA_STATE_MASK;
+}
+
 static bool sema_valid(const sema_t *s)
 {
 	return s && (s->__flags & SEMA_MAGIC_MASK) == SEMA_MAGIC;
@@ -127,7 +133,8 @@ static bool sema_take(sema_t *s)
 	_Atomic uint32_t *w = sema_word(s);
 	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
 
-	while (!(v & HSEMA_STARVING) && (v & HSEMA_VALUE_MASK)) {
+	/* v < STARVING: the state is anything but STARVING, in one compare. */
+	while (v < HSEMA_STATE_STARVING && (v & HSEMA_VALUE_MASK)) {
 		if (atomic_compare_exchange_weak_explicit(w, &v, v - 1,
 							  memory_order_acquire,
 							  memory_order_relaxed))
@@ -193,7 +200,7 @@ static bool sema_spin(sema_t *s)
 	for (i = 0; i < SEMA_SPIN; i++) {
 		sema_cpu_relax();
 		v = atomic_load_explicit(w, memory_order_relaxed);
-		if (v & HSEMA_STARVING)
+		if (sema_state(v) == HSEMA_STATE_STARVING)
 			return false;
 		if ((v & HSEMA_VALUE_MASK) && sema_take(s))
 			return true;
@@ -254,8 +261,8 @@ SEMA_EXPORT int sema_destroy(sema_t *s)
 
 	if (!sema_valid(s))
 		return -EINVAL;
-	if (atomic_load_explicit(sema_word(s), memory_order_acquire) &
-	    HSEMA_WAITERS) {
+	if (sema_state(atomic_load_explicit(sema_word(s),
+					    memory_order_acquire))) {
 		/* The bit may be stale (a fork()ed copy): ask the kernel. */
 		memset(&q, 0, sizeof(q));
 		q.uaddr = (uintptr_t)&s->__word;
@@ -316,9 +323,10 @@ SEMA_EXPORT int sema_timedacquire(sema_t *s, const struct timespec *abstime,
 }
 
 /*
- * Add @n units where the fast path could not: somebody waits or starves,
- * or the value would overflow.  Out of line and cold, so that the fast
- * path in sema_add() needs no stack frame.
+ * Add @n units where the fast path could not: somebody waits (a release
+ * of one unit to a word that reads WOKEN still stays in userspace) or the
+ * value would overflow.  Out of line and cold, so that the fast path in
+ * sema_add() needs no stack frame.
  *
  * Once the units are in the word the release has happened: a failed wake
  * (the word unmapped meanwhile, a fatal signal) loses none of them, they
@@ -330,12 +338,14 @@ static __attribute__((noinline, cold)) int sema_add_slow(sema_t *s,
 {
 	_Atomic uint32_t *w = sema_word(s);
 	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
+	uint32_t state;
 	bool publish;
 
 	for (;;) {
-		if (v & HSEMA_STARVING)
+		state = sema_state(v);
+		if (state == HSEMA_STATE_STARVING)
 			return sema_wake(s, n, 0);
-		if (v & HSEMA_WAITERS) {
+		if (state != HSEMA_STATE_NONE) {
 			/* Known once anyone waited: the waiter opened it. */
 			if (sema_dev() < 0)
 				return sema_wake(s, n, 0);
@@ -351,24 +361,31 @@ static __attribute__((noinline, cold)) int sema_add_slow(sema_t *s,
 							  memory_order_relaxed))
 			break;
 	}
-	if (v & HSEMA_WAITERS)
+	/*
+	 * A woken waiter counts what it finds in the value when it runs, but
+	 * wakes the sleepers for more than one unit only then: a batch asks
+	 * the kernel to wake them all at once.
+	 */
+	if (state == HSEMA_STATE_WAITERS ||
+	    (state == HSEMA_STATE_WOKEN && n > 1))
 		(void)sema_wake(s, n, HSEMA_WAKE_PUBLISHED);
 	return 0;
 }
 
 /*
- * Add @n units: one compare-and-swap while nobody waits or starves, else
- * the slow path, which publishes them and, if somebody waits, asks the
- * kernel to wake for them; in starvation mode the kernel adds them (it
- * grants them to the queue's head).  Shared by sema_release() and
- * sema_release_n() so that neither calls the other through the PLT.
+ * Add @n units: one compare-and-swap while nobody waits, else the slow
+ * path, which publishes them and, if somebody sleeps and no woken waiter
+ * is on its way to count a single unit, asks the kernel to wake for them;
+ * in starvation mode the kernel adds them (it grants them to the queue's
+ * head).  Shared by sema_release() and sema_release_n() so that neither
+ * calls the other through the PLT.
  */
 static inline int sema_add(sema_t *s, unsigned int n)
 {
 	_Atomic uint32_t *w = sema_word(s);
 	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
 
-	if (!(v & (HSEMA_WAITERS | HSEMA_STARVING)) &&
+	if (sema_state(v) == HSEMA_STATE_NONE &&
 	    (v & HSEMA_VALUE_MASK) + n <= SEMA_VALUE_MAX &&
 	    atomic_compare_exchange_strong_explicit(w, &v, v + n,
 						    memory_order_release,

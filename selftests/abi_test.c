@@ -158,6 +158,7 @@ TEST_F(dev, version_features)
 		{ HSEMA_FEAT_QUERY, "QUERY" },
 		{ HSEMA_FEAT_STATS, "STATS" },
 		{ HSEMA_FEAT_PUBLISHED, "PUBLISHED" },
+		{ HSEMA_FEAT_WOKEN, "WOKEN" },
 	};
 	struct hsema_version v;
 	unsigned int i;

@@ -69,6 +69,11 @@
 #define PAGE		4096UL
 #define NSEC		1000000000LL
 #define MASK		HSEMA_VALUE_MASK
+/* Every feature the module may report; anything else is a bug. */
+#define FEATURES_KNOWN	(HSEMA_FEAT_SHARED | HSEMA_FEAT_TIMEOUT |	\
+			 HSEMA_FEAT_HANDOFF | HSEMA_FEAT_STARVATION |	\
+			 HSEMA_FEAT_QUERY | HSEMA_FEAT_STATS |		\
+			 HSEMA_FEAT_PUBLISHED | HSEMA_FEAT_WOKEN)
 #define HPAGE		(2UL << 20)
 
 #ifndef MAP_HUGETLB
@@ -627,7 +632,7 @@ static void fuzz_version(struct rng *r, struct argp *a)
 	arg_get(a, &v, sizeof(v));
 	calls[K_OUTPUT]++;
 	if (v.abi_version != HSEMA_ABI_VERSION || v.pad || v.reserved[0] ||
-	    v.reserved[1] || !v.features || (v.features & ~0x7fULL))
+	    v.reserved[1] || !v.features || (v.features & ~FEATURES_KNOWN))
 		complain(K_OUTPUT, "%s: abi %u pad %u features %#llx reserved %#llx %#llx",
 			 what, v.abi_version, v.pad,
 			 (unsigned long long)v.features,

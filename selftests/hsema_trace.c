@@ -8,12 +8,16 @@
  *               queue had emptied: a user word's queue is freed then) and
  *               joined the tail.
  *  woken        wake_waiter(): the first waiter not yet woken, by a
- *               release or passed on by a woken waiter that left.
+ *               release, passed on by a woken waiter that left, or by a
+ *               waiter that took a unit, for units left in the value
+ *               that nobody claims (releases of one unit add theirs to
+ *               a WOKEN word without a call).
  *  requeued     compete(): a woken waiter lost and sleeps again.
  *  granted      hsema_wake_site(): the head leaves owning a unit.
  *  acquired     compete(): a woken waiter (or, ticket 0, a newcomer that
  *               never queued) took a unit from the value; never while the
- *               queue starves, since starvation closes the value.
+ *               queue starves, since starvation closes the value.  Wake-ups
+ *               by the same task may follow at once (see woken).
  *  timedout, interrupted, faulted
  *               leave_queue(): the waiter leaves; if it had been woken,
  *               the first sleeping waiter is woken in its place; if the
@@ -79,6 +83,8 @@ struct ht_key {
 	unsigned long run_line;
 	/* What the next event of this key must be, and who said so. */
 	uint64_t pass_ticket;		/* woken of this ticket */
+	int restore_task;		/* may wake next: it just acquired */
+	unsigned int restore_woken;	/* ... and has, so many times */
 	bool must_leave;		/* starvation left */
 	bool must_grant;		/* granted */
 	unsigned long pending_line;
@@ -616,6 +622,10 @@ static int ev_woken(struct ht_replay *r, struct ht_key *k,
 	if (k->pass_ticket) {
 		k->pass_ticket = 0;	/* the passed wake: no release's */
 		r->passes++;
+	} else if (k->restore_task && k->restore_task == ev->task) {
+		/* An acquirer's, for unclaimed units, or its next release's. */
+		k->restore_woken++;
+		r->passes++;
 	} else {
 		if (!k->run_granted && !k->run_woken) {
 			k->run_task = ev->task;
@@ -676,6 +686,7 @@ static int ev_acquired(struct ht_replay *r, struct ht_key *k,
 	if (k->starving)
 		return FAIL(k, "ticket %" PRIu64 " took a unit from the value while the queue starves",
 			    ev->ticket);
+	k->restore_task = ev->task;
 	if (!ev->ticket) {
 		/* A newcomer that never queued. */
 		a = find_active(r, ev->pid);
@@ -752,6 +763,13 @@ static int ev_released(struct ht_replay *r, struct ht_key *k,
 
 	if (check_depth(r, k, ev, line))
 		return -1;
+	if (ev->task == k->restore_task && ev->woken > k->run_woken &&
+	    ev->woken - k->run_woken <= k->restore_woken) {
+		r->passes -= ev->woken - k->run_woken;
+		k->run_woken = ev->woken;
+	}
+	k->restore_task = 0;
+	k->restore_woken = 0;
 	if (ev->granted != k->run_granted || ev->woken != k->run_woken)
 		return FAIL(k, "released reports granted=%" PRIu32 " woken=%" PRIu32 ", but %u grants and %u wake-ups came right before it",
 			    ev->granted, ev->woken, k->run_granted, k->run_woken);
@@ -803,6 +821,16 @@ static int replay_event(struct ht_replay *r, const struct ht_event *ev,
 	if (k->must_grant && ev->kind != HT_GRANTED)
 		return FAIL(k, "a release entered starvation at line %lu, but no grant followed",
 			    k->pending_line);
+	/*
+	 * An acquirer's wake-ups come right after its acquired event.  If the
+	 * same task releases next, the wake-ups of its release follow them
+	 * at once, and only its released event tells how many were whose.
+	 */
+	if (ev->kind != HT_RELEASED &&
+	    (ev->kind != HT_WOKEN || ev->task != k->restore_task)) {
+		k->restore_task = 0;
+		k->restore_woken = 0;
+	}
 	if ((k->run_granted || k->run_woken) && !in_release(ev->kind))
 		return FAIL(k, "%u grants and %u wake-ups since line %lu, but no released event closed them",
 			    k->run_granted, k->run_woken, k->run_line);

@@ -18,7 +18,9 @@
  *    no unit is taken from the value while the queue starves;
  *  - a release's grants and wake-ups come right before its "released"
  *    event, from the same task, and match its counts; a woken waiter that
- *    leaves passes its wake on; a queue that empties while starving leaves
+ *    leaves passes its wake on; a waiter that took a unit may wake the
+ *    next sleepers right after, for units nobody claims (wake-ups from no
+ *    release, like passed ones); a queue that empties while starving leaves
  *    starvation at once; a handoff goes to the first waiter its releaser
  *    granted;
  *  - no event was lost (ring buffer overruns, "LOST EVENTS" markers).

@@ -143,6 +143,20 @@ static inline void spin_ns(int64_t ns)
 }
 
 /*
+ * HSEMA_IOC_WAKE of @count units of @s with @flags, as code that does not
+ * go through libsema's release makes it; 0 or -errno, the answer in *@k.
+ */
+static inline int hsema_raw_wake(int fd, sema_t *s, unsigned int count,
+				 unsigned int flags, struct hsema_wake *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->uaddr = hsema_uaddr(s);
+	k->count = count;
+	k->flags = flags;
+	return ioctl(fd, HSEMA_IOC_WAKE, k) ? -errno : 0;
+}
+
+/*
  * Poll QUERY until the queue of @s holds @n waiters, none of them woken
  * and not yet running.  Returns 0 (and the last snapshot in @q), the
  * QUERY error, or -ETIMEDOUT after HSEMA_POLL_MS.

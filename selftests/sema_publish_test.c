@@ -8,7 +8,10 @@
  *
  * - a published unit wakes exactly one sleeper, which takes it;
  * - a published WAKE whose unit is gone (taken by a running thread), or
- *   that claims units it never added, wakes nobody and creates no unit;
+ *   that claims units it never added, creates no unit; it wakes the
+ *   first sleeper if nobody is woken (so that the releases after it can
+ *   stay in userspace while that waiter is on its way), which finds the
+ *   value at 0 and sleeps again;
  * - a unit that a woken waiter, not yet running, already claims gets no
  *   second wake-up, while a new unit next to it does;
  * - a unit published by a release that never made its call (killed
@@ -63,11 +66,7 @@ static void publish(sema_t *s, unsigned int n)
 static int wake_published(int fd, sema_t *s, unsigned int count,
 			  struct hsema_wake *k)
 {
-	memset(k, 0, sizeof(*k));
-	k->uaddr = hsema_uaddr(s);
-	k->count = count;
-	k->flags = HSEMA_WAKE_PUBLISHED;
-	return ioctl(fd, HSEMA_IOC_WAKE, k) ? -errno : 0;
+	return hsema_raw_wake(fd, s, count, HSEMA_WAKE_PUBLISHED, k);
 }
 
 /* One published unit, one sleeper: woken once, takes it, the word is 0. */
@@ -94,11 +93,13 @@ TEST_F(pub, published_unit_wakes_one)
 
 /*
  * The unit is gone before the call (a running thread took it), or was
- * never there (a caller that lies): nobody is woken, nothing is added,
- * the sleeper stays asleep until a real release.
+ * never there (a caller that lies): nothing is added.  Nobody was woken,
+ * so the first sleeper is, once per call; it competes, finds the value at
+ * 0, sleeps again at its place, and stays asleep until a real release.
  */
-TEST_F(pub, nothing_in_value_wakes_nobody)
+TEST_F(pub, taken_unit_wakes_head_adds_nothing)
 {
+	struct hsema_stats st0, st1;
 	struct hsema_query q;
 	struct hsema_wake k;
 	struct waiter w;
@@ -106,18 +107,22 @@ TEST_F(pub, nothing_in_value_wakes_nobody)
 	waiter_init(&w, &self->s, 0, NULL);
 	ASSERT_EQ(0, waiter_start(&w));
 	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
 
 	publish(&self->s, 1);
 	ASSERT_EQ(0, sema_tryacquire(&self->s));	/* the barger */
 	ASSERT_EQ(0, wake_published(self->fd, &self->s, 1, &k));
 	EXPECT_EQ(0, k.granted);
-	EXPECT_EQ(0, k.woken);
+	EXPECT_EQ(1, k.woken);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
 	ASSERT_EQ(0, wake_published(self->fd, &self->s, HSEMA_VALUE_MAX, &k));
-	EXPECT_EQ(0, k.woken);
+	EXPECT_EQ(0, k.granted);
+	EXPECT_EQ(1, k.woken);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(2, st1.requeues - st0.requeues);
+	EXPECT_EQ(0, st1.slow_acquires - st0.slow_acquires);
 	EXPECT_EQ(HSEMA_WAITERS, hsema_word(&self->s));
-	ASSERT_EQ(0, hsema_query(self->fd, &self->s, 0, &q));
-	EXPECT_EQ(1, q.nr_waiters);
-	EXPECT_EQ(0, q.nr_woken);
 	msleep(20);
 	EXPECT_FALSE(atomic_load(&w.done));
 

@@ -458,7 +458,10 @@ TEST_F(starve, episode_gates_the_next)
  * thread runs SCHED_FIFO 2 over a SCHED_FIFO 1 hog, so the woken head
  * cannot run and take the unit (even if the main thread sleeps in the
  * kernel) until it has waited past its threshold; release 2 then grants
- * to the head and enters starvation mode.  If the word then shows
+ * to the head and enters starvation mode.  (Release 1 leaves the word
+ * WOKEN, where sema_release() would stay in userspace: release 2 is the
+ * WAKE ioctl that code written before WOKEN makes there, which any
+ * release of a word that reads WAITERS makes too.)  If the word then shows
  * STARVING, a tryacquire must fail.  (The kernel may instead hand the
  * stray unit to the second waiter at once; then there is nothing to
  * check but the count.)  Either way units are conserved and the second
@@ -471,6 +474,7 @@ TEST_F(starve, fastpath_closed_while_starving)
 	struct sched_param other = { .sched_priority = 0 };
 	struct hsema_stats st0, st1, st2;
 	struct hsema_query q, q1;
+	struct hsema_wake k;
 	int cpu = first_allowed_cpu();
 	unsigned int word1, word2, v = 99;
 	int released, acquired;
@@ -517,7 +521,7 @@ TEST_F(starve, fastpath_closed_while_starving)
 		stuck = now_ns(CLOCK_MONOTONIC) > end;
 	} while (q.head_wait_ns <= thr_ns + 1000000 && !stuck);
 	w0_ran = atomic_load(&self->w[0].done);
-	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, hsema_raw_wake(self->fd, &self->s, 1, 0, &k));
 	word2 = hsema_word(&self->s);
 	ret = sema_tryacquire(&self->s);
 	atomic_store(&hog.stop, 1);
@@ -539,7 +543,7 @@ TEST_F(starve, fastpath_closed_while_starving)
 	EXPECT_EQ(0, st1.starve_enter - st0.starve_enter);
 	EXPECT_EQ(1, st1.wakes - st0.wakes);
 	EXPECT_EQ(1, q1.nr_woken);
-	EXPECT_EQ(HSEMA_WAITERS | 1, word1);
+	EXPECT_EQ(HSEMA_STATE_WOKEN | 1, word1);
 	EXPECT_EQ(1, st2.starve_enter - st0.starve_enter);
 	if (word2 & HSEMA_STARVING) {
 		EXPECT_EQ(-EAGAIN, ret)

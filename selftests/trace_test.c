@@ -51,11 +51,13 @@
  * requeue that enters starvation, a signal, a batch release that grants
  * twice, leaves starvation after a grant and wakes the rest, a handoff;
  * then the queue empties and starts over at ticket 1 three times (a
- * timeout, a fault, a grant that ends starvation).  B: a woken waiter
- * faults and passes its wake on; a release with nobody queued.
+ * timeout, a fault, a grant that ends starvation), and once more for a
+ * waiter that takes a unit and wakes the next sleeper for one that was
+ * added without a call.  B: a woken waiter faults and passes its wake on;
+ * a release with nobody queued.
  */
 static const char valid_trace[] =
-	HEADER("37")
+	HEADER("44")
 	EV(101, "queued", KA " ticket=1 depth=1 pid=101")
 	EV(102, "queued", KA " ticket=2 depth=2 pid=102")
 	EV(201, "queued", KB " ticket=1 depth=1 pid=201")
@@ -93,16 +95,23 @@ static const char valid_trace[] =
 	EV(200, "starvation", KA " left depth=0")
 	EV(200, "released", KA " n=1 granted=1 woken=0 depth=0")
 	EV(200, "handoff", "pid=108 refused:irqs-off")
-	EV(300, "released", KB " n=2 granted=0 woken=0 depth=0");
+	EV(300, "released", KB " n=2 granted=0 woken=0 depth=0")
+	EV(109, "queued", KA " ticket=1 depth=1 pid=109")
+	EV(110, "queued", KA " ticket=2 depth=2 pid=110")
+	EV(200, "woken", KA " ticket=1 depth=2 pid=109")
+	EV(200, "released", KA " n=1 granted=0 woken=1 depth=2")
+	EV(109, "acquired", KA " ticket=1 depth=1 pid=109")
+	EV(109, "woken", KA " ticket=2 depth=1 pid=110")
+	EV(110, "acquired", KA " ticket=2 depth=0 pid=110");
 
 TEST(valid_trace_passes)
 {
 	static const unsigned long want[HT_NR_KINDS] = {
-		[HT_QUEUED] = 9, [HT_WOKEN] = 5, [HT_REQUEUED] = 1,
-		[HT_GRANTED] = 3, [HT_ACQUIRED] = 3, [HT_TIMEDOUT] = 1,
+		[HT_QUEUED] = 11, [HT_WOKEN] = 7, [HT_REQUEUED] = 1,
+		[HT_GRANTED] = 3, [HT_ACQUIRED] = 5, [HT_TIMEDOUT] = 1,
 		[HT_INTERRUPTED] = 1, [HT_FAULTED] = 2,
 		[HT_STARVE_ENTER] = 2, [HT_STARVE_LEAVE] = 2,
-		[HT_RELEASED] = 6, [HT_HANDOFF_YIELDED] = 1,
+		[HT_RELEASED] = 7, [HT_HANDOFF_YIELDED] = 1,
 		[HT_HANDOFF_REFUSED] = 1,
 	};
 	struct ht_replay *r = ht_replay_new();
@@ -113,11 +122,11 @@ TEST(valid_trace_passes)
 	EXPECT_EQ(0, ht_replay_finish(r));
 	if (ht_replay_violation(r))
 		ht_print_violation(r, stderr);
-	EXPECT_EQ(49, ht_replay_lines(r));
-	EXPECT_EQ(37, ht_replay_events(r));
+	EXPECT_EQ(56, ht_replay_lines(r));
+	EXPECT_EQ(44, ht_replay_events(r));
 	EXPECT_EQ(2, ht_replay_keys(r));
 	EXPECT_EQ(3, ht_replay_max_depth(r));
-	EXPECT_EQ(1, ht_replay_passes(r));
+	EXPECT_EQ(2, ht_replay_passes(r));
 	for (k = 0; k < HT_NR_KINDS; k++)
 		EXPECT_EQ(want[k], ht_replay_count(r, k))
 			TH_LOG("%s", ht_kind_name(k));
@@ -270,6 +279,56 @@ TEST(wake_not_passed_on)
 		EV(101, "faulted", KA " ticket=1 depth=1 pid=101")
 		EV(103, "acquired", KA " ticket=0 depth=1 pid=103"),
 		6, "did not pass to ticket 2");
+}
+
+/*
+ * A waiter takes a unit and wakes the next sleeper for one left in the
+ * value, then releases its own unit, whose release wakes the one after:
+ * two wake-ups in a row by one task right after its acquired event, of
+ * which its released event claims one.
+ */
+TEST(acquirer_wakes_then_releases)
+{
+	static const char trace[] =
+		EV(101, "queued", KA " ticket=1 depth=1 pid=101")
+		EV(102, "queued", KA " ticket=2 depth=2 pid=102")
+		EV(103, "queued", KA " ticket=3 depth=3 pid=103")
+		EV(200, "woken", KA " ticket=1 depth=3 pid=101")
+		EV(200, "released", KA " n=1 granted=0 woken=1 depth=3")
+		EV(101, "acquired", KA " ticket=1 depth=2 pid=101")
+		EV(101, "woken", KA " ticket=2 depth=2 pid=102")
+		EV(101, "woken", KA " ticket=3 depth=2 pid=103")
+		EV(101, "released", KA " n=1 granted=0 woken=1 depth=2")
+		EV(102, "acquired", KA " ticket=2 depth=1 pid=102")
+		EV(103, "acquired", KA " ticket=3 depth=0 pid=103");
+	struct ht_replay *r = ht_replay_new();
+
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(0, ht_replay_text(r, trace));
+	EXPECT_EQ(0, ht_replay_finish(r));
+	if (ht_replay_violation(r))
+		ht_print_violation(r, stderr);
+	EXPECT_EQ(1, ht_replay_passes(r));
+	ht_replay_free(r);
+}
+
+/*
+ * A waiter that took a unit wakes the next sleepers right after its
+ * acquired event, under the same lock hold; a wake-up by it after another
+ * event of the key is no release's and no pass.
+ */
+TEST(acquirer_wake_not_right_after)
+{
+	expect_violation(_metadata,
+		EV(101, "queued", KA " ticket=1 depth=1 pid=101")
+		EV(102, "queued", KA " ticket=2 depth=2 pid=102")
+		EV(200, "woken", KA " ticket=1 depth=2 pid=101")
+		EV(200, "released", KA " n=1 granted=0 woken=1 depth=2")
+		EV(101, "acquired", KA " ticket=1 depth=1 pid=101")
+		EV(103, "acquired", KA " ticket=0 depth=1 pid=103")
+		EV(101, "woken", KA " ticket=2 depth=1 pid=102")
+		EV(102, "acquired", KA " ticket=2 depth=0 pid=102"),
+		8, "no released event closed them");
 }
 
 TEST(acquired_while_starving)

@@ -26,20 +26,42 @@
  * The semaphore word.
  *
  * bits 0..29	HSEMA_VALUE_MASK: units available to an acquirer.
- * bit 30	HSEMA_STARVING: starvation mode.  Acquirers must not take
- *		units from the word; they queue in the kernel.  Releasers
- *		must go to the kernel, which grants units to the queue head.
- * bit 31	HSEMA_WAITERS: the kernel has waiters queued on this word.
- *		Releasers must go to the kernel so that it can wake them.
+ * bits 30, 31	the state of the word's wait queue, HSEMA_STATE_MASK:
  *
- * Userspace only ever changes the value bits, with a compare-and-swap that
- * preserves bits 30 and 31.  Only the kernel sets or clears those two bits,
- * and only while holding the lock of the word's wait queue.
+ *   HSEMA_STATE_NONE	  nobody waits: acquire and release stay in
+ *			  userspace.
+ *   HSEMA_STATE_WAITERS  (bit 31) waiters are queued and none of them
+ *			  has been woken: a releaser adds its units and
+ *			  then enters the kernel to wake one.
+ *   HSEMA_STATE_WOKEN	  (bit 30 alone) waiters are queued and at least
+ *			  one has been woken and not yet run: a releaser
+ *			  of one unit adds it and does not enter the
+ *			  kernel, since that waiter will look at the value
+ *			  under the queue's lock, take a unit, and wake a
+ *			  sleeper for every unit no woken waiter claims.
+ *   HSEMA_STATE_STARVING (both bits) starvation mode: acquirers must not
+ *			  take units from the word, they queue in the
+ *			  kernel; releasers must not add units, the kernel
+ *			  grants them to the queue's head.
+ *
+ * In every state but STARVING an acquirer may take a unit with a
+ * compare-and-swap.  Userspace only ever changes the value bits, with a
+ * compare-and-swap that preserves bits 30 and 31; only the kernel sets or
+ * clears those, and only while holding the lock of the word's wait queue.
+ *
+ * Code written before HSEMA_STATE_WOKEN existed treats bit 30 as
+ * starvation whatever bit 31 says: it then takes nothing from the word
+ * and enters the kernel for every release, which is slower, never wrong.
  */
 #define HSEMA_VALUE_MASK	0x3fffffffU
 #define HSEMA_VALUE_MAX		HSEMA_VALUE_MASK
-#define HSEMA_STARVING		0x40000000U
-#define HSEMA_WAITERS		0x80000000U
+#define HSEMA_STARVING		0x40000000U	/* bit 30 */
+#define HSEMA_WAITERS		0x80000000U	/* bit 31 */
+#define HSEMA_STATE_MASK	(HSEMA_WAITERS | HSEMA_STARVING)
+#define HSEMA_STATE_NONE	0U
+#define HSEMA_STATE_WAITERS	HSEMA_WAITERS
+#define HSEMA_STATE_WOKEN	HSEMA_STARVING
+#define HSEMA_STATE_STARVING	(HSEMA_WAITERS | HSEMA_STARVING)
 
 /* Key selection, for both HSEMA_IOC_WAIT and HSEMA_IOC_WAKE. */
 #define HSEMA_F_SHARED		(1U << 0)	/* word may be in MAP_SHARED memory */
@@ -69,6 +91,7 @@
 #define HSEMA_FEAT_QUERY	(1ULL << 4)	/* HSEMA_IOC_QUERY */
 #define HSEMA_FEAT_STATS	(1ULL << 5)	/* HSEMA_IOC_STATS */
 #define HSEMA_FEAT_PUBLISHED	(1ULL << 6)	/* HSEMA_WAKE_PUBLISHED */
+#define HSEMA_FEAT_WOKEN	(1ULL << 7)	/* HSEMA_STATE_WOKEN */
 
 struct hsema_version {
 	__u32 abi_version;	/* out: HSEMA_ABI_VERSION */
@@ -104,13 +127,17 @@ struct hsema_wait {
  * and changes nothing.
  *
  * With HSEMA_WAKE_PUBLISHED the caller has already added its @count units
- * to the value itself, with a compare-and-swap that found WAITERS set and
- * STARVING clear (the normal-mode release: the units are takeable at once,
- * as glibc's sem_post() makes them, while the kernel is entered only to
- * wake).  The kernel then adds nothing: it wakes one sleeper per unit in
- * the value that no woken waiter has claimed yet, or, if the queue starts
- * starving, grants the value's units to the head.  It can only wake, never
- * create a unit.  Not with HSEMA_WAKE_HANDOFF (-EINVAL).
+ * to the value itself, with a compare-and-swap that found the state
+ * WAITERS or WOKEN (the normal-mode release: the units are takeable at
+ * once, as glibc's sem_post() makes them, while the kernel is entered only
+ * to wake).  The kernel then adds nothing: it wakes one sleeper per unit
+ * in the value that no woken waiter has claimed yet, and the first
+ * sleeper if nobody is woken even when the units are gone already (taken
+ * by running threads), so that one waiter is on its way and the releases
+ * after this one can stay in userspace (HSEMA_STATE_WOKEN) until it has
+ * looked; or, if the queue starts starving, it grants the value's units
+ * to the head.  It can only wake, never create a unit.  Not with
+ * HSEMA_WAKE_HANDOFF (-EINVAL).
  */
 struct hsema_wake {
 	__u64 uaddr;		/* in: address of the word, 4-byte aligned */

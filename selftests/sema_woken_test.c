@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The WOKEN state (uapi/linux/hsema.h, Documentation/hsema.rst): while a
+ * waiter the kernel woke has not run yet, the word reads
+ * HSEMA_STATE_WOKEN, and a release of one unit adds it to the value
+ * without entering the kernel.  The woken waiter, when it runs, takes a
+ * unit and wakes a sleeper for every unit left that no woken waiter
+ * claims, so that no unit sits in the value while somebody sleeps:
+ *
+ * - a release of one unit to a WOKEN word wakes nobody (the kernel never
+ *   hears of it), and the woken waiter passes the unit on when it runs;
+ * - a batch release to a WOKEN word enters the kernel and wakes a sleeper
+ *   for each unit nobody claims, at once;
+ * - units piled up in a WOKEN word (more than the kernel's 16-task wake
+ *   array) all reach their sleepers, passed on from waiter to waiter;
+ * - a woken waiter that finds the value taken sleeps again and the word
+ *   reads WAITERS, so that the next release calls the kernel;
+ * - code that treats bit 30 as starvation (written before WOKEN) takes
+ *   no unit from a WOKEN word in userspace, and gets one at once in the
+ *   kernel, without queueing.
+ *
+ * The woken waiters are kept from running, until the word has been
+ * looked at, by a SCHED_FIFO hog on their CPU.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/ioctl.h>
+
+#include <linux/hsema.h>
+
+#include "kselftest_harness.h"
+#include "hsema_util.h"
+
+#define NW 20		/* more than the kernel's wake array (16) */
+
+FIXTURE(woken) {
+	int fd;
+	int cpu0, cpu1;
+	sema_t s;
+	struct waiter w[NW];
+	int nw;
+	struct hog hog;
+	bool hogging;
+};
+
+FIXTURE_SETUP(woken)
+{
+	self->fd = hsema_open();
+	if (self->fd < 0 && errno == ENOENT)
+		SKIP(return, HSEMA_DEVICE " missing: is hsema.ko loaded?");
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %m", HSEMA_DEVICE);
+	self->cpu0 = nth_allowed_cpu(0);
+	self->cpu1 = nth_allowed_cpu(1);
+	if (self->cpu1 < 0)
+		SKIP(return, "needs two CPUs");
+	ASSERT_EQ(0, pin_self(self->cpu0));
+	ASSERT_EQ(0, sema_init(&self->s, 0, 0));
+	ASSERT_EQ(0, sema_set_starve_threshold(&self->s, HSEMA_NO_STARVE_US));
+}
+
+FIXTURE_TEARDOWN(woken)
+{
+	int i;
+
+	if (self->hogging)
+		hog_stop(&self->hog);
+	/* A failed test may leave waiters: give each a unit to leave with. */
+	for (i = 0; i < self->nw; i++)
+		if (!atomic_load(&self->w[i].done))
+			sema_release(&self->s);
+	for (i = 0; i < self->nw; i++)
+		waiter_join(&self->w[i]);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Queue @n waiters on CPU 1, in order; 0 or why not. */
+static int queue_waiters(FIXTURE_DATA(woken) *self, int n)
+{
+	struct hsema_query q;
+	int ret;
+
+	while (self->nw < n) {
+		struct waiter *w = &self->w[self->nw];
+
+		waiter_init(w, &self->s, self->nw, NULL);
+		w->cpu = self->cpu1;
+		ret = waiter_start(w);
+		if (ret)
+			return ret;
+		self->nw++;
+		ret = hsema_wait_queued(self->fd, &self->s, 0, self->nw, &q);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Keep CPU 1 from SCHED_OTHER tasks; 0, or -EPERM without the right. */
+static int hold_cpu1(FIXTURE_DATA(woken) *self)
+{
+	int ret = hog_start(&self->hog, self->cpu1, 1, true);
+
+	self->hogging = !ret;
+	return ret;
+}
+
+static void free_cpu1(FIXTURE_DATA(woken) *self)
+{
+	hog_stop(&self->hog);
+	self->hogging = false;
+}
+
+static int all_done(FIXTURE_DATA(woken) *self)
+{
+	int i, ret;
+
+	for (i = 0; i < self->nw; i++) {
+		ret = waiter_wait_done(&self->w[i]);
+		if (ret)
+			return ret;
+		if (self->w[i].ret)
+			return self->w[i].ret;
+	}
+	return 0;
+}
+
+/*
+ * Two sleepers.  The first release calls the kernel and wakes A; the
+ * word reads WOKEN.  The second adds its unit and stays in userspace:
+ * the kernel wakes nobody for it (B sleeps on, one waiter woken).  When
+ * A runs it takes one unit and wakes B for the other.
+ */
+TEST_F(woken, single_unit_release_stays_in_userspace)
+{
+	struct hsema_stats st0, st1, st2;
+	struct hsema_query q;
+	int ret;
+
+	ASSERT_EQ(0, queue_waiters(self, 2));
+	ret = hold_cpu1(self);
+	if (ret == -EPERM)
+		SKIP(return, "SCHED_FIFO not permitted");
+	ASSERT_EQ(0, ret);
+
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+	ASSERT_EQ(0, sema_release(&self->s));
+	EXPECT_EQ(HSEMA_STATE_WOKEN | 1, hsema_word(&self->s));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(1, st1.wakes - st0.wakes);
+
+	ASSERT_EQ(0, sema_release(&self->s));
+	EXPECT_EQ(HSEMA_STATE_WOKEN | 2, hsema_word(&self->s));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st2));
+	EXPECT_EQ(0, st2.wakes - st1.wakes) TH_LOG("the kernel woke for a unit a woken waiter counts");
+	ASSERT_EQ(0, hsema_query(self->fd, &self->s, 0, &q));
+	EXPECT_EQ(2, q.nr_waiters);
+	EXPECT_EQ(1, q.nr_woken);
+
+	free_cpu1(self);
+	ASSERT_EQ(0, all_done(self));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st2));
+	EXPECT_EQ(2, st2.wakes - st0.wakes);
+	EXPECT_EQ(0, st2.requeues - st0.requeues);
+	EXPECT_EQ(0, hsema_word(&self->s));
+}
+
+/*
+ * A woken, B and C asleep: sema_release_n(2) on the WOKEN word calls the
+ * kernel, which wakes B and C at once (three units, three woken).
+ */
+TEST_F(woken, batch_release_wakes_at_once)
+{
+	struct hsema_query q;
+	int ret;
+
+	ASSERT_EQ(0, queue_waiters(self, 3));
+	ret = hold_cpu1(self);
+	if (ret == -EPERM)
+		SKIP(return, "SCHED_FIFO not permitted");
+	ASSERT_EQ(0, ret);
+
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, sema_release_n(&self->s, 2));
+	ASSERT_EQ(0, hsema_query(self->fd, &self->s, 0, &q));
+	EXPECT_EQ(3, q.nr_woken);
+	EXPECT_EQ(HSEMA_STATE_WOKEN | 3, hsema_word(&self->s));
+
+	free_cpu1(self);
+	ASSERT_EQ(0, all_done(self));
+	EXPECT_EQ(0, hsema_word(&self->s));
+}
+
+/*
+ * NW sleepers, one woken, NW - 1 more units added to the WOKEN word
+ * without a call.  The woken waiter wakes as many as the kernel's wake
+ * array holds (16) for them, and the waiters it woke wake the rest: every
+ * waiter gets a unit, none is left in the value, and nobody lost (each
+ * wake-up found its unit).
+ */
+TEST_F(woken, piled_up_units_reach_every_sleeper)
+{
+	struct hsema_stats st0, st1;
+	struct hsema_query q;
+	int i, ret;
+
+	ASSERT_EQ(0, queue_waiters(self, NW));
+	ret = hold_cpu1(self);
+	if (ret == -EPERM)
+		SKIP(return, "SCHED_FIFO not permitted");
+	ASSERT_EQ(0, ret);
+
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+	for (i = 0; i < NW; i++)
+		ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, hsema_query(self->fd, &self->s, 0, &q));
+	EXPECT_EQ(1, q.nr_woken);
+	EXPECT_EQ(HSEMA_STATE_WOKEN | NW, hsema_word(&self->s));
+
+	free_cpu1(self);
+	ASSERT_EQ(0, all_done(self));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(NW, st1.wakes - st0.wakes);
+	EXPECT_EQ(0, st1.requeues - st0.requeues);
+	EXPECT_EQ(NW, st1.slow_acquires - st0.slow_acquires);
+	EXPECT_EQ(0, hsema_word(&self->s));
+}
+
+/*
+ * A is woken, and a running thread takes the unit before A runs.  A
+ * finds 0, sleeps again at its place, and the word reads WAITERS: the
+ * next release calls the kernel, which wakes A, and A gets its unit.
+ */
+TEST_F(woken, loser_sleeps_again_and_word_reads_waiters)
+{
+	struct hsema_stats st0, st1;
+	struct hsema_query q;
+	int ret;
+
+	ASSERT_EQ(0, queue_waiters(self, 1));
+	ret = hold_cpu1(self);
+	if (ret == -EPERM)
+		SKIP(return, "SCHED_FIFO not permitted");
+	ASSERT_EQ(0, ret);
+
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+	ASSERT_EQ(0, sema_release(&self->s));
+	EXPECT_EQ(HSEMA_STATE_WOKEN | 1, hsema_word(&self->s));
+	ASSERT_EQ(0, sema_tryacquire(&self->s));	/* the barger */
+	EXPECT_EQ(HSEMA_STATE_WOKEN, hsema_word(&self->s));
+	free_cpu1(self);
+
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
+	EXPECT_EQ(HSEMA_STATE_WAITERS, hsema_word(&self->s));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(1, st1.requeues - st0.requeues);
+	EXPECT_FALSE(atomic_load(&self->w[0].done));
+
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, all_done(self));
+	EXPECT_EQ(0, hsema_word(&self->s));
+}
+
+/*
+ * Code that predates WOKEN reads bit 30 as starvation.  Its acquirer
+ * takes nothing in userspace and enters the kernel, which hands it a
+ * unit of the value at once (the queue does not starve); its release
+ * enters the kernel without publishing, which adds the unit and wakes a
+ * sleeper for it.  Nothing is lost either way.
+ */
+TEST_F(woken, bit30_read_as_starving_still_works)
+{
+	struct hsema_wait hw = { 0 };
+	struct hsema_wake hk;
+	struct hsema_query q;
+	int ret;
+
+	ASSERT_EQ(0, queue_waiters(self, 2));
+	ret = hold_cpu1(self);
+	if (ret == -EPERM)
+		SKIP(return, "SCHED_FIFO not permitted");
+	ASSERT_EQ(0, ret);
+
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(HSEMA_STATE_WOKEN | 1, hsema_word(&self->s));
+
+	/* The old release: into the kernel, which adds and wakes B. */
+	ASSERT_EQ(0, hsema_raw_wake(self->fd, &self->s, 1, 0, &hk));
+	EXPECT_EQ(1, hk.woken);
+	EXPECT_EQ(HSEMA_STATE_WOKEN | 2, hsema_word(&self->s));
+
+	/* The old acquirer: into the kernel, a unit at once. */
+	hw.uaddr = hsema_uaddr(&self->s);
+	ASSERT_EQ(0, ioctl(self->fd, HSEMA_IOC_WAIT, &hw));
+	EXPECT_EQ(HSEMA_STATE_WOKEN | 1, hsema_word(&self->s));
+	ASSERT_EQ(0, hsema_query(self->fd, &self->s, 0, &q));
+	EXPECT_EQ(2, q.nr_waiters);
+	EXPECT_EQ(2, q.nr_woken);
+
+	/* One unit for A and B: one of them sleeps again until this one. */
+	free_cpu1(self);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, all_done(self));
+	EXPECT_EQ(0, hsema_word(&self->s));
+}
+
+TEST_HARNESS_MAIN
