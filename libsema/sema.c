@@ -2,13 +2,10 @@
 /*
  * libsema: the userspace half of the hsema protocol.
  *
- * The fast paths are one compare-and-swap on the word.  They follow the
- * rules of uapi/linux/hsema.h: take a unit only while HSEMA_STARVING is
- * clear, add units only while HSEMA_STARVING is clear, never touch that bit
- * or HSEMA_WAITERS.  A release that added its units while HSEMA_WAITERS was
- * set asks the kernel to wake for them (HSEMA_WAKE_PUBLISHED).  Everything
- * else is the kernel's job, and Documentation/hsema.rst explains why the
- * two halves cannot lose a wake-up.
+ * The fast paths are one compare-and-swap on the word, in proto.h, which
+ * libsema-posix shares: it follows the rules of uapi/linux/hsema.h.
+ * Everything else is the kernel's job, and Documentation/hsema.rst
+ * explains why the two halves cannot lose a wake-up.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +18,7 @@
 
 #include <linux/hsema.h>
 
+#include "proto.h"
 #include "sema.h"
 
 #define SEMA_EXPORT	__attribute__((visibility("default")))
@@ -118,63 +116,16 @@ static int sema_ioctl(unsigned long cmd, void *arg)
 	return ioctl(fd, cmd, arg) ? -errno : 0;
 }
 
-/* The fast path of every acquire: one compare-and-swap, no system call. */
 static bool sema_take(sema_t *s)
 {
-	_Atomic uint32_t *w = sema_word(s);
-	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
-
-	while (!(v & HSEMA_STARVING) && (v & HSEMA_VALUE_MASK)) {
-		if (atomic_compare_exchange_weak_explicit(w, &v, v - 1,
-							  memory_order_acquire,
-							  memory_order_relaxed))
-			return true;
-	}
-	return false;
+	return hsema_word_take(sema_word(s));
 }
 
-static inline void sema_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#endif
-}
-
-/*
- * How many times an acquirer that found no unit looks again before it
- * enters the kernel.  A unit released by a holder running on another CPU
- * appears within a short critical section; a sleep costs two system calls
- * and two context switches, and once one acquirer sleeps, every release
- * must enter the kernel.  musl's semaphores spin 100 times and measured
- * many times fewer wait/post pairs for it; Go's mutex spins 4 x 30 PAUSE.
- * Bounded, because a holder that was preempted will not be back soon.
- */
-#define SEMA_SPIN	100
-
-/*
- * Spin for a unit before sleeping, only where it can pay: with more than
- * one CPU online (on one, the holder cannot run while we spin) and never
- * in starvation mode, where units go to the queue's head, not to us.
- */
 static bool sema_spin(sema_t *s)
 {
-	_Atomic uint32_t *w = sema_word(s);
-	uint32_t v;
-	int i;
-
-	if (!atomic_load_explicit(&sema_spins, memory_order_relaxed))
-		return false;
-	for (i = 0; i < SEMA_SPIN; i++) {
-		sema_cpu_relax();
-		v = atomic_load_explicit(w, memory_order_relaxed);
-		if (v & HSEMA_STARVING)
-			return false;
-		if ((v & HSEMA_VALUE_MASK) && sema_take(s))
-			return true;
-	}
-	return false;
+	return hsema_word_spin(sema_word(s),
+			       atomic_load_explicit(&sema_spins,
+						    memory_order_relaxed));
 }
 
 static int sema_wait(sema_t *s, const struct timespec *abstime,
@@ -278,6 +229,13 @@ SEMA_EXPORT int sema_timedacquire(sema_t *s, const struct timespec *abstime,
 	return sema_wait(s, abstime, clock);
 }
 
+/* Known once anyone waited: the waiter opened the device. */
+static bool sema_publishes(void)
+{
+	return sema_dev() >= 0 &&
+	       atomic_load_explicit(&sema_publish, memory_order_relaxed);
+}
+
 /*
  * Add @n units: one compare-and-swap while nobody starves, then, if
  * somebody waits, the kernel to wake for them; in starvation mode the
@@ -292,32 +250,17 @@ SEMA_EXPORT int sema_timedacquire(sema_t *s, const struct timespec *abstime,
  */
 static inline int sema_add(sema_t *s, unsigned int n)
 {
-	_Atomic uint32_t *w = sema_word(s);
-	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
-	bool publish;
-
-	for (;;) {
-		if (v & HSEMA_STARVING)
-			return sema_wake(s, n, 0);
-		if (v & HSEMA_WAITERS) {
-			/* Known once anyone waited: the waiter opened it. */
-			if (sema_dev() < 0)
-				return sema_wake(s, n, 0);
-			publish = atomic_load_explicit(&sema_publish,
-						       memory_order_relaxed);
-			if (!publish)
-				return sema_wake(s, n, 0);
-		}
-		if ((v & HSEMA_VALUE_MASK) + n > SEMA_VALUE_MAX)
-			return -EOVERFLOW;
-		if (atomic_compare_exchange_weak_explicit(w, &v, v + n,
-							  memory_order_release,
-							  memory_order_relaxed))
-			break;
-	}
-	if (v & HSEMA_WAITERS)
+	switch (hsema_word_add(sema_word(s), n, sema_publishes)) {
+	case HSEMA_ADDED:
+		return 0;
+	case HSEMA_ADDED_WAKE:
 		(void)sema_wake(s, n, HSEMA_WAKE_PUBLISHED);
-	return 0;
+		return 0;
+	case HSEMA_ADD_OVERFLOW:
+		return -EOVERFLOW;
+	default:
+		return sema_wake(s, n, 0);
+	}
 }
 
 SEMA_EXPORT int sema_release_n(sema_t *s, unsigned int n)
