@@ -28,7 +28,8 @@ MODULE_PARM_DESC(starve_ns,
 #define HSEMA_FEATURES (HSEMA_FEAT_SHARED | HSEMA_FEAT_TIMEOUT | \
 			HSEMA_FEAT_HANDOFF | HSEMA_FEAT_STARVATION | \
 			HSEMA_FEAT_QUERY | HSEMA_FEAT_STATS | \
-			HSEMA_FEAT_PUBLISHED | HSEMA_FEAT_WOKEN)
+			HSEMA_FEAT_PUBLISHED | HSEMA_FEAT_WOKEN | \
+			HSEMA_FEAT_WAIT_EINTR | HSEMA_FEAT_WAIT_OWNED)
 
 static bool hsema_reserved_zero(const __u64 *r, size_t n)
 {
@@ -72,34 +73,80 @@ static ktime_t hsema_deadline_to_host(ktime_t tim)
 	return tim;
 }
 
+/*
+ * HSEMA_WAIT_OWNED: the caller learns from memory, not from the return
+ * value, whether it owns a unit, because a signal handler that runs on
+ * the way out (asynchronous thread cancellation) may never let it see the
+ * return value.  1 is stored before the return, so before any handler.
+ * If it cannot be stored, nobody would know of the unit: release it again.
+ */
+static long hsema_wait_owned(const struct hsema_wait *a, u32 __user *owned,
+			     const ktime_t *deadline)
+{
+	u32 __user *uaddr = u64_to_user_ptr(a->uaddr);
+	long ret;
+
+	if (put_user(0U, owned))
+		return -EFAULT;
+	ret = hsema_wait(uaddr, a->flags, deadline, a->starve_ns);
+	if (ret || !put_user(1U, owned))
+		return ret;
+	ret = hsema_wake(uaddr, a->flags & HSEMA_F_SHARED, 1, false, NULL);
+	if (ret)
+		pr_debug("WAIT could neither report its unit nor release it: %ld\n",
+			 ret);
+	return -EFAULT;
+}
+
 static long hsema_ioc_wait(void __user *arg)
 {
+	const ktime_t *deadline = NULL;
+	u32 __user *owned = NULL;
 	struct timespec64 ts;
 	struct hsema_wait a;
-	ktime_t deadline;
+	ktime_t abs;
+	long ret;
 
 	if (copy_from_user(&a, arg, sizeof(a)))
 		return -EFAULT;
-	if ((a.flags & ~HSEMA_WAIT_FLAGS) || a.pad ||
-	    !hsema_reserved_zero(a.reserved, ARRAY_SIZE(a.reserved)))
+	if ((a.flags & ~HSEMA_WAIT_FLAGS) || a.pad || a.reserved1)
 		return -EINVAL;
 	if ((a.flags & HSEMA_WAIT_REALTIME) && !(a.flags & HSEMA_WAIT_TIMEOUT))
 		return -EINVAL;
-	if (!(a.flags & HSEMA_WAIT_TIMEOUT))
-		return hsema_wait(u64_to_user_ptr(a.uaddr), a.flags, NULL,
-				  a.starve_ns);
-
-	if (a.deadline_sec < 0 || a.deadline_nsec < 0 ||
-	    a.deadline_nsec >= NSEC_PER_SEC)
+	if (a.flags & HSEMA_WAIT_OWNED) {
+		if (!a.owned || !IS_ALIGNED(a.owned, sizeof(u32)))
+			return -EINVAL;
+		owned = u64_to_user_ptr(a.owned);
+	} else if (a.owned) {
 		return -EINVAL;
-	ts.tv_sec = a.deadline_sec;
-	ts.tv_nsec = a.deadline_nsec;
-	deadline = timespec64_to_ktime(ts);
-	/* CLOCK_REALTIME is the same in every time namespace. */
-	if (!(a.flags & HSEMA_WAIT_REALTIME))
-		deadline = hsema_deadline_to_host(deadline);
-	return hsema_wait(u64_to_user_ptr(a.uaddr), a.flags, &deadline,
-			  a.starve_ns);
+	}
+
+	if (a.flags & HSEMA_WAIT_TIMEOUT) {
+		if (a.deadline_sec < 0 || a.deadline_nsec < 0 ||
+		    a.deadline_nsec >= NSEC_PER_SEC)
+			return -EINVAL;
+		ts.tv_sec = a.deadline_sec;
+		ts.tv_nsec = a.deadline_nsec;
+		abs = timespec64_to_ktime(ts);
+		/* CLOCK_REALTIME is the same in every time namespace. */
+		if (!(a.flags & HSEMA_WAIT_REALTIME))
+			abs = hsema_deadline_to_host(abs);
+		deadline = &abs;
+	}
+
+	if (owned)
+		ret = hsema_wait_owned(&a, owned, deadline);
+	else
+		ret = hsema_wait(u64_to_user_ptr(a.uaddr), a.flags, deadline,
+				 a.starve_ns);
+	/*
+	 * The waiter has left the queue.  -ERESTARTNOHAND instead of
+	 * -ERESTARTSYS: a handler that ran makes it EINTR whatever
+	 * SA_RESTART says; a stop without a handler restarts the call.
+	 */
+	if (ret == -ERESTARTSYS && (a.flags & HSEMA_WAIT_EINTR))
+		ret = -ERESTARTNOHAND;
+	return ret;
 }
 
 static long hsema_ioc_wake(void __user *arg)

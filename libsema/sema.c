@@ -2,20 +2,15 @@
 /*
  * libsema: the userspace half of the hsema protocol.
  *
- * The fast paths are one compare-and-swap on the word.  They follow the
- * rules of uapi/linux/hsema.h: take or add units only while the state is
- * not STARVING, never touch the state bits.  A release that added its
- * units to a word whose state was WAITERS asks the kernel to wake for them
- * (HSEMA_WAKE_PUBLISHED); one that added a single unit to a WOKEN word
- * leaves it to the woken waiter on its way.  Everything else is the
- * kernel's job, and Documentation/hsema.rst explains why the two halves
- * cannot lose a wake-up.
+ * The fast paths are one compare-and-swap on the word, in proto.h, which
+ * libsema-posix shares: it follows the rules of uapi/linux/hsema.h.
+ * Everything else is the kernel's job, and Documentation/hsema.rst
+ * explains why the two halves cannot lose a wake-up.
  */
-/* sched_getaffinity() and CPU_COUNT(): whether this thread can spin. */
+/* sched_getaffinity() and CPU_COUNT() (proto.h): whether a thread spins. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,6 +20,7 @@
 
 #include <linux/hsema.h>
 
+#include "proto.h"
 #include "sema.h"
 
 #define SEMA_EXPORT	__attribute__((visibility("default")))
@@ -103,11 +99,6 @@ static _Atomic uint32_t *sema_word(sema_t *s)
 	return (_Atomic uint32_t *)&s->__word;
 }
 
-static uint32_t sema_state(uint32_t v)
-{
-	return v & HSEMA_STATE_MASK;
-}
-
 static bool sema_valid(const sema_t *s)
 {
 	return s && (s->__flags & SEMA_MAGIC_MASK) == SEMA_MAGIC;
@@ -127,85 +118,16 @@ static int sema_ioctl(unsigned long cmd, void *arg)
 	return ioctl(fd, cmd, arg) ? -errno : 0;
 }
 
-/* The fast path of every acquire: one compare-and-swap, no system call. */
 static bool sema_take(sema_t *s)
 {
-	_Atomic uint32_t *w = sema_word(s);
-	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
-
-	/* v < STARVING: the state is anything but STARVING, in one compare. */
-	while (v < HSEMA_STATE_STARVING && (v & HSEMA_VALUE_MASK)) {
-		if (atomic_compare_exchange_weak_explicit(w, &v, v - 1,
-							  memory_order_acquire,
-							  memory_order_relaxed))
-			return true;
-	}
-	return false;
+	return hsema_word_take(sema_word(s));
 }
 
-static inline void sema_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#endif
-}
-
-/*
- * How many times an acquirer that found no unit looks again before it
- * enters the kernel.  A unit released by a holder running on another CPU
- * appears within a short critical section; a sleep costs two system calls
- * and two context switches, and once one acquirer sleeps, every release
- * must enter the kernel.  musl's semaphores spin 100 times and measured
- * many times fewer wait/post pairs for it; Go's mutex spins 4 x 30 PAUSE.
- * Bounded, because a holder that was preempted will not be back soon.
- */
-#define SEMA_SPIN	100
-
-/*
- * Whether the calling thread may run on more than one CPU: pinned to one,
- * it spins while the holder it waits for cannot run there (two threads
- * handing a unit back and forth on one CPU took 3.8 times as long with
- * the spin as without).  Asked once per thread, at its first contended
- * acquire, so that the fast path never makes the system call; a thread
- * that changes its affinity later keeps its first answer.
- */
-static bool sema_thread_spins(void)
-{
-	static _Thread_local signed char spins = -1;
-	cpu_set_t set;
-
-	if (spins < 0)
-		spins = !sched_getaffinity(0, sizeof(set), &set) &&
-			CPU_COUNT(&set) > 1;
-	return spins;
-}
-
-/*
- * Spin for a unit before sleeping, only where it can pay: with more than
- * one CPU online and allowed (on one, the holder cannot run while we
- * spin) and never in starvation mode, where units go to the queue's head,
- * not to us.
- */
 static bool sema_spin(sema_t *s)
 {
-	_Atomic uint32_t *w = sema_word(s);
-	uint32_t v;
-	int i;
-
-	if (!atomic_load_explicit(&sema_spins, memory_order_relaxed) ||
-	    !sema_thread_spins())
-		return false;
-	for (i = 0; i < SEMA_SPIN; i++) {
-		sema_cpu_relax();
-		v = atomic_load_explicit(w, memory_order_relaxed);
-		if (sema_state(v) == HSEMA_STATE_STARVING)
-			return false;
-		if ((v & HSEMA_VALUE_MASK) && sema_take(s))
-			return true;
-	}
-	return false;
+	return hsema_word_spin(sema_word(s),
+			       atomic_load_explicit(&sema_spins,
+						    memory_order_relaxed));
 }
 
 static int sema_wait(sema_t *s, const struct timespec *abstime,
@@ -261,9 +183,9 @@ SEMA_EXPORT int sema_destroy(sema_t *s)
 
 	if (!sema_valid(s))
 		return -EINVAL;
-	if (sema_state(atomic_load_explicit(sema_word(s),
-					    memory_order_acquire))) {
-		/* The bit may be stale (a fork()ed copy): ask the kernel. */
+	if (atomic_load_explicit(sema_word(s), memory_order_acquire) &
+	    HSEMA_STATE_MASK) {
+		/* The state may be stale (a fork()ed copy): ask the kernel. */
 		memset(&q, 0, sizeof(q));
 		q.uaddr = (uintptr_t)&s->__word;
 		q.flags = sema_keyflags(s);
@@ -322,6 +244,13 @@ SEMA_EXPORT int sema_timedacquire(sema_t *s, const struct timespec *abstime,
 	return sema_acquire_slow(s, abstime, clock);
 }
 
+/* Known once anyone waited: the waiter opened the device. */
+static bool sema_publishes(void)
+{
+	return sema_dev() >= 0 &&
+	       atomic_load_explicit(&sema_publish, memory_order_relaxed);
+}
+
 /*
  * Add @n units where the fast path could not: somebody waits (a release
  * of one unit to a word that reads WOKEN still stays in userspace) or the
@@ -336,40 +265,17 @@ SEMA_EXPORT int sema_timedacquire(sema_t *s, const struct timespec *abstime,
 static __attribute__((noinline, cold)) int sema_add_slow(sema_t *s,
 							unsigned int n)
 {
-	_Atomic uint32_t *w = sema_word(s);
-	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
-	uint32_t state;
-	bool publish;
-
-	for (;;) {
-		state = sema_state(v);
-		if (state == HSEMA_STATE_STARVING)
-			return sema_wake(s, n, 0);
-		if (state != HSEMA_STATE_NONE) {
-			/* Known once anyone waited: the waiter opened it. */
-			if (sema_dev() < 0)
-				return sema_wake(s, n, 0);
-			publish = atomic_load_explicit(&sema_publish,
-						       memory_order_relaxed);
-			if (!publish)
-				return sema_wake(s, n, 0);
-		}
-		if ((v & HSEMA_VALUE_MASK) + n > SEMA_VALUE_MAX)
-			return -EOVERFLOW;
-		if (atomic_compare_exchange_weak_explicit(w, &v, v + n,
-							  memory_order_release,
-							  memory_order_relaxed))
-			break;
-	}
-	/*
-	 * A woken waiter counts what it finds in the value when it runs, but
-	 * wakes the sleepers for more than one unit only then: a batch asks
-	 * the kernel to wake them all at once.
-	 */
-	if (state == HSEMA_STATE_WAITERS ||
-	    (state == HSEMA_STATE_WOKEN && n > 1))
+	switch (hsema_word_add(sema_word(s), n, sema_publishes)) {
+	case HSEMA_ADDED:
+		return 0;
+	case HSEMA_ADDED_WAKE:
 		(void)sema_wake(s, n, HSEMA_WAKE_PUBLISHED);
-	return 0;
+		return 0;
+	case HSEMA_ADD_OVERFLOW:
+		return -EOVERFLOW;
+	default:
+		return sema_wake(s, n, 0);
+	}
 }
 
 /*
@@ -382,14 +288,7 @@ static __attribute__((noinline, cold)) int sema_add_slow(sema_t *s,
  */
 static inline int sema_add(sema_t *s, unsigned int n)
 {
-	_Atomic uint32_t *w = sema_word(s);
-	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
-
-	if (sema_state(v) == HSEMA_STATE_NONE &&
-	    (v & HSEMA_VALUE_MASK) + n <= SEMA_VALUE_MAX &&
-	    atomic_compare_exchange_strong_explicit(w, &v, v + n,
-						    memory_order_release,
-						    memory_order_relaxed))
+	if (hsema_word_add_fast(sema_word(s), n))
 		return 0;
 	return sema_add_slow(s, n);
 }

@@ -159,6 +159,8 @@ TEST_F(dev, version_features)
 		{ HSEMA_FEAT_STATS, "STATS" },
 		{ HSEMA_FEAT_PUBLISHED, "PUBLISHED" },
 		{ HSEMA_FEAT_WOKEN, "WOKEN" },
+		{ HSEMA_FEAT_WAIT_EINTR, "WAIT_EINTR" },
+		{ HSEMA_FEAT_WAIT_OWNED, "WAIT_OWNED" },
 	};
 	struct hsema_version v;
 	unsigned int i;

@@ -69,11 +69,6 @@
 #define PAGE		4096UL
 #define NSEC		1000000000LL
 #define MASK		HSEMA_VALUE_MASK
-/* Every feature the module may report; anything else is a bug. */
-#define FEATURES_KNOWN	(HSEMA_FEAT_SHARED | HSEMA_FEAT_TIMEOUT |	\
-			 HSEMA_FEAT_HANDOFF | HSEMA_FEAT_STARVATION |	\
-			 HSEMA_FEAT_QUERY | HSEMA_FEAT_STATS |		\
-			 HSEMA_FEAT_PUBLISHED | HSEMA_FEAT_WOKEN)
 #define HPAGE		(2UL << 20)
 
 #ifndef MAP_HUGETLB
@@ -567,6 +562,13 @@ static void alarm_off(void)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
+/* Every feature bit the ABI defines; VERSION may report no other. */
+#define FEATURES_KNOWN	(HSEMA_FEAT_SHARED | HSEMA_FEAT_TIMEOUT | \
+			 HSEMA_FEAT_HANDOFF | HSEMA_FEAT_STARVATION | \
+			 HSEMA_FEAT_QUERY | HSEMA_FEAT_STATS | \
+			 HSEMA_FEAT_PUBLISHED | HSEMA_FEAT_WOKEN | \
+			 HSEMA_FEAT_WAIT_EINTR | HSEMA_FEAT_WAIT_OWNED)
+
 static int do_ioctl(unsigned long cmd, uint64_t arg, bool timer)
 {
 	int ret;
@@ -747,8 +749,11 @@ static void fuzz_query(struct rng *r, struct argp *a, struct wordp *w)
 			 (unsigned long long)out.reserved[0]);
 }
 
+#define REPORT_POISON	0xa5a5a5a5U
+
 static void fuzz_wait(struct rng *r, struct argp *a, struct wordp *w)
 {
+	uint32_t report;
 	struct hsema_wait hw;
 	unsigned int set = 0, p;
 	bool badflags, badarg = false, timeout;
@@ -805,13 +810,36 @@ static void fuzz_wait(struct rng *r, struct argp *a, struct wordp *w)
 		hw.pad = rnd(r) | 1;
 		badarg = true;
 	}
+	/* WAIT_OWNED: a good report address, none, or a misaligned one. */
+	report = REPORT_POISON;
+	if (hw.flags & HSEMA_WAIT_OWNED) {
+		p = rnd_n(r, 8);
+		if (p == 0)
+			hw.owned = 0;
+		else if (p == 1)
+			hw.owned = (uintptr_t)((char *)&report + 1 + rnd_n(r, 3));
+		else
+			hw.owned = (uintptr_t)&report;
+		badarg |= p < 2;
+	}
 	if (chance(r, 6)) {
-		hw.reserved[rnd_n(r, 2)] = rnd(r) | 1;
+		/* reserved[0] is @owned with WAIT_OWNED: that is above. */
+		hw.reserved[(hw.flags & HSEMA_WAIT_OWNED) ? 1 : rnd_n(r, 2)] =
+			rnd(r) | 1;
 		badarg = true;
 	}
 	arg_put(a, &hw, sizeof(hw));
 	describe(what, sizeof(what), "WAIT", a, w, hw.flags);
 	err = do_ioctl(HSEMA_IOC_WAIT, a->addr, true);
+	/* The report says whether the caller owns a unit, and only that. */
+	if (a->rd == YES && w->rd != MAYBE && !badflags && !badarg &&
+	    (hw.flags & HSEMA_WAIT_OWNED) &&
+	    (err == 0 || err == ETIMEDOUT || err == EINTR)) {
+		calls[K_OUTPUT]++;
+		if (report != (err == 0))
+			complain(K_OUTPUT, "%s: returned %d, report %#x", what,
+				 err, report);
+	}
 
 	if (a->rd == MAYBE || w->rd == MAYBE) {
 		expect(K_FLAP, err, B(RES_OK) | B(RES_EFAULT) | B(RES_EINVAL) |

@@ -69,8 +69,12 @@
 /* HSEMA_IOC_WAIT flags. */
 #define HSEMA_WAIT_TIMEOUT	(1U << 8)	/* deadline is valid */
 #define HSEMA_WAIT_REALTIME	(1U << 9)	/* deadline is CLOCK_REALTIME */
+#define HSEMA_WAIT_EINTR	(1U << 10)	/* a signal handler ends the */
+						/* wait: EINTR, never restart */
+#define HSEMA_WAIT_OWNED	(1U << 11)	/* report ownership at @owned */
 #define HSEMA_WAIT_FLAGS	(HSEMA_F_SHARED | HSEMA_WAIT_TIMEOUT | \
-				 HSEMA_WAIT_REALTIME)
+				 HSEMA_WAIT_REALTIME | HSEMA_WAIT_EINTR | \
+				 HSEMA_WAIT_OWNED)
 
 /* HSEMA_IOC_WAKE flags. */
 #define HSEMA_WAKE_HANDOFF	(1U << 8)	/* grant directly and yield, */
@@ -92,6 +96,8 @@
 #define HSEMA_FEAT_STATS	(1ULL << 5)	/* HSEMA_IOC_STATS */
 #define HSEMA_FEAT_PUBLISHED	(1ULL << 6)	/* HSEMA_WAKE_PUBLISHED */
 #define HSEMA_FEAT_WOKEN	(1ULL << 7)	/* HSEMA_STATE_WOKEN */
+#define HSEMA_FEAT_WAIT_EINTR	(1ULL << 8)	/* HSEMA_WAIT_EINTR */
+#define HSEMA_FEAT_WAIT_OWNED	(1ULL << 9)	/* HSEMA_WAIT_OWNED */
 
 struct hsema_version {
 	__u32 abi_version;	/* out: HSEMA_ABI_VERSION */
@@ -107,6 +113,24 @@ struct hsema_version {
  * @starve_ns: how long this waiter may wait at the head of the queue before
  * the semaphore enters starvation mode; 0 selects the module default
  * (parameter starve_ns).
+ *
+ * A signal whose handler runs ends the wait with -EINTR, after the waiter
+ * left the queue; without HSEMA_WAIT_EINTR the call restarts instead if
+ * the handler was installed with SA_RESTART (-ERESTARTSYS; the waiter
+ * queues again at the tail).  With HSEMA_WAIT_EINTR it fails with EINTR
+ * whatever SA_RESTART says, as a timed futex wait does, and restarts only
+ * when no handler ran (a stop and continue, a ptrace stop:
+ * -ERESTARTNOHAND).
+ *
+ * With HSEMA_WAIT_OWNED, @owned is the address of a naturally aligned
+ * __u32 in the caller's memory.  The kernel stores 0 there before it
+ * looks at the word (-EFAULT, and nothing done, if it cannot) and 1 before
+ * it returns 0, so the store is in memory before any signal handler runs
+ * on the way out: a handler that unwinds the call (asynchronous thread
+ * cancellation) can tell whether the caller owns a unit it must give
+ * back.  If that last store fails (the page was unmapped meanwhile), the
+ * unit is released again and the call fails with -EFAULT: the caller owns
+ * nothing.  Without the flag @owned must be zero.
  */
 struct hsema_wait {
 	__u64 uaddr;		/* in: address of the word, 4-byte aligned */
@@ -115,7 +139,14 @@ struct hsema_wait {
 	__s64 deadline_sec;	/* in: absolute deadline, if HSEMA_WAIT_TIMEOUT */
 	__s64 deadline_nsec;	/* in: 0 <= nsec < 1000000000 */
 	__u64 starve_ns;	/* in: starvation threshold, 0 = default */
-	__u64 reserved[2];	/* in: zero */
+	union {
+		__u64 reserved[2];	/* in: zero, but for @owned */
+		struct {
+			__u64 owned;	/* in: with HSEMA_WAIT_OWNED, the */
+					/* address of a __u32; else zero */
+			__u64 reserved1;	/* in: zero */
+		};
+	};
 };
 
 /*
