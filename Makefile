@@ -23,7 +23,8 @@
 #   make uninstall       remove everything install put there
 #   make deb             the Debian packages (dpkg-buildpackage), in build/deb
 #   make deps            install the build and test dependencies (root):
-#                        scripts/deps base pkg bench, what make check needs
+#                        scripts/deps base pkg bench tests, what make
+#                        check needs
 #
 # KDIR defaults to the running kernel's build directory, else to the
 # headers of the default test kernel (6.1).  install-module builds against
@@ -81,7 +82,7 @@ vm:
 	scripts/vm-run --kernel $(KERNEL) -- $(CMD)
 
 deps:
-	scripts/deps base pkg bench
+	scripts/deps base pkg bench tests
 
 install: install-lib install-module
 

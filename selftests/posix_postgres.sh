@@ -1,0 +1,115 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# A real, unmodified program whose POSIX semaphores are process-shared
+# sem_t in shared memory: Debian's PostgreSQL 15 server (postgresql-15),
+# which gives every backend an unnamed semaphore (sem_init with pshared 1
+# in its shared memory segment) and sleeps on it (sem_wait) whenever the
+# backend waits for a lock, until the holder posts it.  One cluster is
+# made with initdb (plain), then the server runs twice on copies of it,
+# plain and under LD_PRELOAD=libsema-posix.so: 4 clients (pgbench) add 1
+# to the same row 25 times each, so that they queue on its row lock and
+# sleep on their semaphores.  Both runs must count to 100 and leave the
+# server's log free of errors; the preloaded run must have waited in
+# hsema (the module's "waits" counter moved), the plain one must not.
+#
+# Needs /dev/hsema and root (the counters need CAP_PERFMON; the server
+# runs as nobody, which PostgreSQL requires of a non-root user).  The
+# library is $HSEMA_POSIX_LIB, else ../libsema/libsema-posix.so.1 next to
+# this script; hsemastat is found next to it or in ../build/selftests.
+dir=$(cd "$(dirname "$0")" && pwd)
+lib=${HSEMA_POSIX_LIB:-$dir/../libsema/libsema-posix.so.1}
+pg=/usr/lib/postgresql/15/bin
+py=/usr/bin/python3
+clients=4
+each=25
+stat=
+for b in "$dir/hsemastat" "$dir/../build/selftests/hsemastat"; do
+	[ -z "$stat" ] && [ -x "$b" ] && stat=$b
+done
+if [ ! -c /dev/hsema ]; then
+	echo "# /dev/hsema missing: load hsema.ko first"
+	exit 1
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "# SKIP: the module's counters need root"
+	exit 4
+fi
+if [ ! -x "$pg/postgres" ] || [ ! -x "$py" ] || [ -z "$stat" ] ||
+   [ ! -e "$lib" ]; then
+	echo "# $pg/postgres (scripts/deps posix), $py, hsemastat or $lib missing"
+	exit 1
+fi
+tmp=$(mktemp -d)
+chown nobody "$tmp"
+trap 'as_pg "$pg/pg_ctl" -D "$tmp/run/data" -m immediate stop >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+
+n=0
+failed=0
+result() {	# result RC DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $n $2"
+	else
+		echo "not ok $n $2"
+		failed=1
+	fi
+}
+as_pg() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+waits() {
+	"$stat" -j | "$py" -c 'import json, sys; print(json.load(sys.stdin)["stats"]["waits"])'
+}
+sql() { as_pg "$pg/psql" -X -q -t -A -h "$tmp/run" -U postgres -d postgres -c "$1"; }
+
+echo "TAP version 13"
+t0=$(date +%s)
+as_pg mkdir "$tmp/cluster"
+as_pg env LC_ALL=C "$pg/initdb" -D "$tmp/cluster" -U postgres -A trust \
+	--no-sync --no-locale -E UTF8 >"$tmp/initdb.log" 2>&1
+rc=$?
+[ $rc = 0 ] || sed 's/^/# /' "$tmp/initdb.log" | tail -n 20
+result $rc "initdb makes a cluster ($(( $(date +%s) - t0 )) s)"
+[ $rc = 0 ] || { echo "1..$n"; exit 1; }
+printf 'UPDATE counter SET n = n + 1 WHERE id = 1;\n' >"$tmp/add.sql"
+
+# run NAME [PRELOAD]: start a server on a fresh copy of the cluster, the
+# workload, the count in $tmp/NAME.count, the change of "waits" in
+# $tmp/NAME.waits, the server's log in $tmp/NAME.log.
+run() {
+	rm -rf "$tmp/run"
+	as_pg mkdir "$tmp/run"
+	as_pg cp -a "$tmp/cluster" "$tmp/run/data"
+	w0=$(waits)
+	t0=$(date +%s)
+	as_pg env ${2:+LD_PRELOAD=$2} LIBSEMA_POSIX_QUIET=1 "$pg/pg_ctl" \
+		-D "$tmp/run/data" -l "$tmp/run/log" -w -t 600 \
+		-o "-k $tmp/run -c listen_addresses= -c fsync=off -c max_connections=$((clients + 4)) -c shared_buffers=8MB" \
+		start >/dev/null 2>&1 &&
+	sql "CREATE TABLE counter (id int PRIMARY KEY, n int); INSERT INTO counter VALUES (1, 0);" &&
+	as_pg "$pg/pgbench" -n -h "$tmp/run" -U postgres -c "$clients" \
+		-j "$clients" -t "$each" -f "$tmp/add.sql" postgres \
+		>"$tmp/$1.pgbench" 2>&1 &&
+	sql "SELECT n FROM counter WHERE id = 1;" >"$tmp/$1.count"
+	rc=$?
+	as_pg "$pg/pg_ctl" -D "$tmp/run/data" -m fast -w stop >/dev/null 2>&1 ||
+		rc=1
+	echo $(( $(waits) - w0 )) >"$tmp/$1.waits"
+	cp "$tmp/run/log" "$tmp/$1.log" 2>/dev/null
+	echo "# $1: the server's run took $(( $(date +%s) - t0 )) s, exit $rc"
+	[ $rc = 0 ] || sed 's/^/# /' "$tmp/$1.pgbench" "$tmp/$1.log" | tail -n 20
+	return $rc
+}
+for mode in plain preload; do
+	if [ $mode = plain ]; then run plain; else run preload "$lib"; fi
+	result $? "the $mode server runs the workload"
+	[ "$(cat "$tmp/$mode.count" 2>/dev/null)" = $((clients * each)) ]
+	result $? "the $mode server counted $(cat "$tmp/$mode.count" 2>/dev/null) of $((clients * each))"
+	! grep -Eq '(ERROR|FATAL|PANIC):' "$tmp/$mode.log"
+	result $? "the $mode server logged no error"
+done
+[ "$(cat "$tmp/plain.waits")" = 0 ]
+result $? "the plain server did not use hsema (waits +$(cat "$tmp/plain.waits"))"
+[ "$(cat "$tmp/preload.waits")" -gt 0 ]
+result $? "the preloaded server waited in hsema (waits +$(cat "$tmp/preload.waits"))"
+echo "1..$n"
+exit $failed
