@@ -417,15 +417,28 @@ static int psem_wait_kernel(struct psem *p, const struct timespec *abstime,
 	return psem_fail(err);
 }
 
+/*
+ * A wait that found no unit: spin, then wait in the kernel (@abstime NULL:
+ * sem_wait()).  Out of line and cold, so that the fast paths need no
+ * stack frame.
+ */
+static __attribute__((noinline, cold)) int
+psem_wait_slow(struct psem *p, const struct timespec *abstime, clockid_t clock)
+{
+	if (hsema_word_spin(&p->word, psem_spins))
+		return 0;
+	/* glibc's futex wait: a deadline before the epoch has passed. */
+	if (abstime && abstime->tv_sec < 0)
+		return hsema_word_take(&p->word) ? 0 : psem_fail(ETIMEDOUT);
+	return psem_wait_kernel(p, abstime, clock);
+}
+
 static int psem_timed(struct psem *p, const struct timespec *abstime,
 		      clockid_t clock)
 {
-	if (hsema_word_take(&p->word) || hsema_word_spin(&p->word, psem_spins))
+	if (hsema_word_take(&p->word))
 		return 0;
-	/* glibc's futex wait: a deadline before the epoch has passed. */
-	if (abstime->tv_sec < 0)
-		return hsema_word_take(&p->word) ? 0 : psem_fail(ETIMEDOUT);
-	return psem_wait_kernel(p, abstime, clock);
+	return psem_wait_slow(p, abstime, clock);
 }
 
 static bool psem_valid_nsec(const struct timespec *abstime)
@@ -514,10 +527,9 @@ int psem_api_wait(sem_t *sem)
 	if (likely(psem_fast(sem))) {
 		/* A cancellation point even when it does not block. */
 		pthread_testcancel();
-		if (hsema_word_take(&p->word) ||
-		    hsema_word_spin(&p->word, psem_spins))
+		if (hsema_word_take(&p->word))
 			return 0;
-		return psem_wait_kernel(p, NULL, CLOCK_REALTIME);
+		return psem_wait_slow(p, NULL, CLOCK_REALTIME);
 	}
 	switch (psem_kind(sem)) {
 	case PSEM_K_HSEMA:
