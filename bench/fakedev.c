@@ -6,6 +6,11 @@
  * too; they answer HSEMA_IOC_VERSION, which sema_init() asks, refuse and
  * count every other ioctl on the device (the fast path must make none),
  * and pass everything else to the kernel.
+ *
+ * VERSION answers as the module does, features included
+ * (fakedev-features.h is its HSEMA_FEATURES, taken from kmod/main.c by
+ * the Makefile), so that a library that decides by the features takes
+ * here the path it takes over the module.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +23,11 @@
 #include <linux/hsema.h>
 
 #include "fakedev.h"
+#include "fakedev-features.h"
+
+#ifndef HSEMA_FEATURES
+#error "fakedev-features.h has no HSEMA_FEATURES: kmod/main.c changed"
+#endif
 
 static int fake_fd = -1;
 unsigned long fakedev_ioctls;
@@ -56,6 +66,7 @@ int ioctl(int fd, unsigned long req, ...)
 		v = arg;
 		memset(v, 0, sizeof(*v));
 		v->abi_version = HSEMA_ABI_VERSION;
+		v->features = HSEMA_FEATURES;
 		return 0;
 	}
 	fakedev_ioctls++;
