@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * A stand-in for /dev/hsema, so that libsema's fast path can run under
- * callgrind on a host that cannot load the module.  The program defines
- * open() and ioctl(), which take precedence over glibc's for libsema.so
- * too; they answer HSEMA_IOC_VERSION, which sema_init() asks, refuse and
- * count every other ioctl on the device (the fast path must make none),
- * and pass everything else to the kernel.
+ * A stand-in for /dev/hsema, so that libsema's and libsema-posix's fast
+ * paths can run under callgrind on a host that cannot load the module.
+ * The program defines open() and ioctl(), which take precedence over
+ * glibc's for libsema.so and the dlopen()ed libsema-posix.so too (the
+ * Makefile exports them); they answer HSEMA_IOC_VERSION, which
+ * sema_init() and libsema-posix's constructor ask, as the module does,
+ * refuse and count every other ioctl on the device (the fast path must
+ * make none), and pass everything else to the kernel.
  *
- * VERSION answers as the module does, features included
- * (fakedev-features.h is its HSEMA_FEATURES, taken from kmod/main.c by
- * the Makefile), so that a library that decides by the features takes
- * here the path it takes over the module.
+ * The features are the module's own (fakedev-features.h is its
+ * HSEMA_FEATURES, taken from kmod/main.c by the Makefile): libsema-posix
+ * uses hsema only with WAIT_EINTR and WAIT_OWNED, and gives every
+ * semaphore to glibc's implementation otherwise, whose fast path would
+ * then be counted in its name.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -11,8 +11,8 @@
  * which counts, inside fastpath_pairs() only, the instructions (Ir), the
  * atomic read-modify-writes (Ge, "global bus events") and the system
  * calls (sysCount).  One pair runs before, outside the counted function,
- * so that lazy symbol binding is not counted.  Exits non-zero if libsema's fast path
- * made any ioctl (fakedev.c).
+ * so that lazy symbol binding is not counted.  Exits non-zero if the
+ * implementation's fast path made any ioctl (fakedev.c).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -65,6 +65,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ops = &sem_ops[impl];
+	if (ops->setup)
+		ops->setup();
 	ops->init(&s, 1);
 	/* Bind the symbols lazily bound here, outside the counted function. */
 	ops->acquire(&s);

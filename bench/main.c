@@ -217,6 +217,8 @@ static void meta(const struct config *cfg)
 		json_obj(NULL);
 		json_str("name", sem_ops[i].name);
 		json_str("desc", sem_ops[i].desc);
+		/* Talks to /dev/hsema: its ioctls and the module's counters. */
+		json_int("uses_hsema", sem_ops[i].libsema);
 		json_close();
 	}
 	json_close();
@@ -380,12 +382,15 @@ int main(int argc, char **argv)
 		cfg.lockskew_secs = lockskew_secs;
 	if (pingpong_secs)
 		cfg.pingpong_secs = pingpong_secs;
-	if ((cfg.impl[IMPL_LIBSEMA] || cfg.impl[IMPL_HANDOFF]) &&
-	    !sems_have_hsema()) {
-		fprintf(stderr, "hsema-bench: no %s: load the module, or leave "
-			"libsema out with -i\n", HSEMA_DEVICE);
-		return 1;
+	for (i = 0; i < NR_IMPL; i++) {
+		if (cfg.impl[i] && sem_ops[i].libsema && !sems_have_hsema()) {
+			fprintf(stderr, "hsema-bench: no %s: load the module, "
+				"or leave %s out with -i\n", HSEMA_DEVICE,
+				sem_ops[i].name);
+			return 1;
+		}
 	}
+	sems_setup(cfg.impl);
 	if (outfile) {
 		out = fopen(outfile, "w");
 		if (!out)

@@ -8,9 +8,23 @@
  * released unit is granted to the head waiter, as soon as anyone waits at
  * all; and release by sema_release_handoff(), which grants and gives the
  * CPU to the waiter even in normal mode.
+ *
+ * libsema-posix is glibc's sem_t API whose functions are libsema-posix's,
+ * as a program gets them with LD_PRELOAD=libsema-posix.so or
+ * -lsema-posix.  Here the library is dlopen()ed, RTLD_LOCAL, so that it
+ * does not replace glibc's functions for glibc-sem in the same process
+ * (the implementations take turns in one run), and the four names are
+ * dlsym()ed from it: the library's default version of each
+ * (LIBSEMA_POSIX_1.0), the one -lsema-posix binds; LD_PRELOAD binds
+ * glibc's versions of the same names, which the library defines on the
+ * same functions.  They are called through a pointer, as a call through
+ * the PLT jumps through one.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +118,103 @@ static void sem_release_ops(struct bsem *s)
 		fail("sem_post", errno);
 }
 
+/* libsema-posix's functions, from posix_setup(). */
+static struct {
+	int (*init)(sem_t *, int, unsigned int);
+	int (*destroy)(sem_t *);
+	int (*wait)(sem_t *);
+	int (*post)(sem_t *);
+} psx;
+
+/*
+ * The library is found as libsema.so is: through the executable's run
+ * path, $ORIGIN/../libsema (the Makefile), which dlopen() searches for a
+ * call from the executable.  Loading it runs its constructor, which opens
+ * /dev/hsema and asks HSEMA_IOC_VERSION: from the main thread, before
+ * any measurement.
+ */
+#define PSX_LIB "libsema-posix.so.1"
+
+static void *posix_sym(void *lib, struct link_map *lm, const char *name)
+{
+	struct link_map *where = NULL;
+	void *fn = dlsym(lib, name);
+	Dl_info info;
+
+	if (!fn) {
+		fprintf(stderr, "hsema-bench: %s: %s\n", PSX_LIB, dlerror());
+		exit(1);
+	}
+	/* The library's own, not glibc's found through its dependencies. */
+	if (!dladdr1(fn, &info, (void **)&where, RTLD_DL_LINKMAP) ||
+	    where != lm) {
+		fprintf(stderr, "hsema-bench: %s from %s, not from %s\n", name,
+			where ? where->l_name : "?", lm->l_name);
+		exit(1);
+	}
+	return fn;
+}
+
+static void posix_setup(void)
+{
+	struct link_map *lm;
+	void *lib;
+
+	lib = dlopen(PSX_LIB, RTLD_NOW | RTLD_LOCAL);
+	if (!lib || dlinfo(lib, RTLD_DI_LINKMAP, &lm)) {
+		fprintf(stderr, "hsema-bench: %s (make -C libsema)\n",
+			dlerror());
+		exit(1);
+	}
+	psx.init = posix_sym(lib, lm, "sem_init");
+	psx.destroy = posix_sym(lib, lm, "sem_destroy");
+	psx.wait = posix_sym(lib, lm, "sem_wait");
+	psx.post = posix_sym(lib, lm, "sem_post");
+}
+
+/*
+ * Every semaphore must be hsema's: without a usable /dev/hsema (or with
+ * a module that lacks WAIT_EINTR and WAIT_OWNED) libsema-posix gives
+ * every semaphore to glibc's implementation, and this row would measure
+ * glibc-sem again.  libsema-posix(7): an hsema semaphore looks full to
+ * glibc, so glibc's own sem_getvalue() (this program's, as the library
+ * is RTLD_LOCAL) reads SEM_VALUE_MAX from it, and the value otherwise.
+ */
+static void posix_init_ops(struct bsem *s, unsigned int value)
+{
+	int v = -1;
+
+	if (!psx.init)
+		fail("libsema-posix used before its setup", EINVAL);
+	if (psx.init(&s->u.sem, 0, value))
+		fail("libsema-posix sem_init", errno);
+	if (sem_getvalue(&s->u.sem, &v) || v != SEM_VALUE_MAX) {
+		fprintf(stderr, "hsema-bench: libsema-posix made a semaphore "
+			"of glibc's (it reads %d): no usable %s\n", v,
+			HSEMA_DEVICE);
+		exit(1);
+	}
+}
+
+static void posix_destroy_ops(struct bsem *s)
+{
+	if (psx.destroy(&s->u.sem))
+		fail("libsema-posix sem_destroy", errno);
+}
+
+static void posix_acquire_ops(struct bsem *s)
+{
+	while (psx.wait(&s->u.sem))
+		if (errno != EINTR)
+			fail("libsema-posix sem_wait", errno);
+}
+
+static void posix_release_ops(struct bsem *s)
+{
+	if (psx.post(&s->u.sem))
+		fail("libsema-posix sem_post", errno);
+}
+
 static void mutex_init_ops(struct bsem *s, unsigned int value)
 {
 	int ret;
@@ -183,6 +294,17 @@ const struct sem_ops sem_ops[NR_IMPL] = {
 		.acquire = sema_acquire_ops,
 		.release = handoff_release,
 	},
+	[IMPL_POSIX] = {
+		.name = "libsema-posix",
+		.desc = "glibc's sem_t API (sem_wait, sem_post), libsema-posix's "
+			"functions: dlopen()ed, those LD_PRELOAD binds",
+		.libsema = true,
+		.setup = posix_setup,
+		.init = posix_init_ops,
+		.destroy = posix_destroy_ops,
+		.acquire = posix_acquire_ops,
+		.release = posix_release_ops,
+	},
 	[IMPL_GLIBC] = {
 		.name = "glibc-sem",
 		.desc = "glibc sem_t (sem_wait, sem_post)",
@@ -218,6 +340,15 @@ int impl_by_name(const char *name)
 		if (!strcmp(sem_ops[i].name, name))
 			return i;
 	return -1;
+}
+
+void sems_setup(const bool enabled[NR_IMPL])
+{
+	int i;
+
+	for (i = 0; i < NR_IMPL; i++)
+		if ((!enabled || enabled[i]) && sem_ops[i].setup)
+			sem_ops[i].setup();
 }
 
 bool sems_have_hsema(void)

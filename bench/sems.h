@@ -17,6 +17,7 @@
 enum impl {
 	IMPL_LIBSEMA,		/* libsema, default settings */
 	IMPL_HANDOFF,		/* libsema, starvation handoff at once */
+	IMPL_POSIX,		/* glibc's sem_t API, libsema-posix's functions */
 	IMPL_GLIBC,		/* glibc sem_t */
 	IMPL_MUTEX,		/* glibc pthread_mutex_t, default type */
 	IMPL_FUTEX,		/* the raw-futex semaphore */
@@ -38,7 +39,9 @@ struct sem_ops {
 	const char *name;	/* short, for files and tables */
 	const char *desc;	/* one line, for the report */
 	bool lock_only;		/* a lock: value 1, released by its owner */
-	bool libsema;		/* counted by the module's statistics */
+	bool libsema;		/* uses /dev/hsema: the module counts it */
+	/* Optional, once before any init: load what it needs, or exit. */
+	void (*setup)(void);
 	void (*init)(struct bsem *s, unsigned int value);
 	void (*destroy)(struct bsem *s);
 	void (*acquire)(struct bsem *s);
@@ -52,5 +55,8 @@ int impl_by_name(const char *name);
 
 /* The libsema implementations need /dev/hsema: false if it is missing. */
 bool sems_have_hsema(void);
+
+/* Run every enabled implementation's setup (@enabled: NULL for all). */
+void sems_setup(const bool enabled[NR_IMPL]);
 
 #endif /* BENCH_SEMS_H */
