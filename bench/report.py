@@ -39,9 +39,15 @@ BASE = "glibc-sem"              # ratios are to this, as the issue asks
 BENCHES = ("uncontended", "contended", "lockskew", "pingpong")
 LIBSEMA = "libsema"
 HANDOFF = "libsema-handoff"
+POSIX = "libsema-posix"         # glibc's sem_t API, libsema-posix's functions
+POSIX_WITHIN = 1.05             # ... no slower than this times libsema
+# Before the meta record said which implementations use /dev/hsema
+# ("uses_hsema"), these were the ones.
+HSEMA_IMPLS_BEFORE = (LIBSEMA, HANDOFF)
 STYLE = {                       # colour and point type per implementation
     "libsema": ("#1f77b4", 7),
     "libsema-handoff": ("#17becf", 5),
+    "libsema-posix": ("#2ca02c", 3),
     "glibc-sem": ("#d62728", 9),
     "pthread-mutex": ("#ff7f0e", 11),
     "raw-futex": ("#7f7f7f", 13),
@@ -136,6 +142,15 @@ def load_callgrind(d):
 
 # ---------------------------------------------------------------- checks
 
+def hsema_impls(meta):
+    """The implementations that use /dev/hsema: their ioctls are theirs,
+    and the module's counters move for them."""
+    impls = meta.get("impls", [])
+    if impls and all("uses_hsema" in i for i in impls):
+        return [i["name"] for i in impls if i["uses_hsema"]]
+    return [i["name"] for i in impls if i["name"] in HSEMA_IMPLS_BEFORE]
+
+
 def check_counts(meta, impl, r, where):
     """Kernel entries and switches: counted and sane, or null, never faked."""
     for k in ("futex_calls", "ioctl_calls", "kentries_per_op", "nvcsw",
@@ -153,9 +168,10 @@ def check_counts(meta, impl, r, where):
          and r["futex_calls"] >= 0 and r["ioctl_calls"] >= 0
          and finite(r["kentries_per_op"]),
          f"{where}: kernel entries not counted although meta says they were")
-    # Only libsema talks to /dev/hsema: an ioctl anywhere else would be the
-    # harness's, counted against an implementation.
-    need(impl in (LIBSEMA, HANDOFF) or r["ioctl_calls"] == 0,
+    # Only the implementations over hsema talk to /dev/hsema: an ioctl
+    # anywhere else would be the harness's, counted against an
+    # implementation.
+    need(impl in hsema_impls(meta) or r["ioctl_calls"] == 0,
          f"{where}: {r['ioctl_calls']} ioctl calls from {impl}")
 
 
@@ -251,7 +267,7 @@ def check(meta, recs, cg, want_all):
             need(r["round_trips"] > 0, f"pingpong {pl} {impl}: no round trip")
             check_counts(meta, impl, r, f"pingpong {pl} {impl}")
     for (bench, impl, *_), r in by.items():
-        if impl in (LIBSEMA, HANDOFF):
+        if impl in hsema_impls(meta):
             need("hsema" in r, f"{bench} {impl}: no module counters")
         elif "hsema" in r:
             need(r["hsema"]["waits"] == 0,
@@ -408,21 +424,23 @@ def median(xs):
                                (xs[n // 2 - 1] + xs[n // 2]) / 2)
 
 
-def turn_ratios(by, impl, t, cs):
-    """impl / glibc per turn: turn k of both ran in the same round."""
+def turn_ratios(by, impl, t, cs, base=BASE):
+    """impl / base (glibc) per turn: turn k of both ran in the same round."""
     a = by[("contended", impl, None, t, cs)]["turns"]
-    g = by[("contended", BASE, None, t, cs)]["turns"]
+    g = by[("contended", base, None, t, cs)]["turns"]
     need(len(a) == len(g),
-         f"contended {impl} {t}/{cs}: turns do not pair with glibc's")
-    # A turn in which glibc did nothing (a stopped vCPU) has no ratio.
+         f"contended {impl} {t}/{cs}: turns do not pair with {base}'s")
+    # A turn in which the base did nothing (a stopped vCPU) has no ratio.
     rs = [ratio(x["ops_per_sec"], y["ops_per_sec"]) for x, y in zip(a, g)]
     rs = [r for r in rs if r is not None]
-    need(rs, f"contended {impl} {t}/{cs}: no turn with glibc operations")
+    need(rs, f"contended {impl} {t}/{cs}: no turn with {base} operations")
     return rs
 
 
-def combine_cells(runs, impls):
+def combine_cells(runs, impls, base=BASE):
     """Per (impl, threads, cs): each run's median turn ratio, and over runs.
+
+    The ratio is to @base, glibc unless said otherwise.
 
     A run's ratio is the median of its per-turn ratios (a slow patch of the
     host hits one turn, not the median); the cell's is the median over runs
@@ -437,7 +455,7 @@ def combine_cells(runs, impls):
                 per = []
                 for meta, by in runs:
                     r = by[("contended", i, None, t, cs)]
-                    rs = turn_ratios(by, i, t, cs)
+                    rs = turn_ratios(by, i, t, cs, base)
                     per.append({"median": median(rs), "min": min(rs),
                                 "max": max(rs),
                                 "ops_per_sec": r["ops_per_sec"],
@@ -539,6 +557,62 @@ def contended_targets(meta, impls, cells, nruns, scaled_cells, scale):
     return out
 
 
+def posix_target(meta, impls, runs, pcells):
+    """libsema-posix within POSIX_WITHIN of libsema, cell by cell.
+
+    Uncontended: libsema-posix's time per pair over libsema's, each the
+    median of its interleaved repetitions (as the uncontended target to
+    glibc), the median over runs.  Contended: its throughput over
+    libsema's, the median over runs of each run's median per-turn ratio
+    (pcells: combine_cells() against libsema), in every cell.  Within
+    means no slower: time at most POSIX_WITHIN times libsema's, throughput
+    at least 1 / POSIX_WITHIN of it; faster is within.
+    """
+    present = meta["_present"]
+    if POSIX not in impls or LIBSEMA not in impls or \
+            not {"uncontended", "contended"} & present:
+        return []
+    lo = 1 / POSIX_WITHIN
+    parts, misses, value = [], [], {}
+    if "uncontended" in present:
+        per = [ratio(by[("uncontended", POSIX, None, None, None)]
+                     ["ns_per_pair"],
+                     by[("uncontended", LIBSEMA, None, None, None)]
+                     ["ns_per_pair"]) for _, by in runs]
+        need(None not in per, "uncontended: no libsema-posix / libsema ratio")
+        u = median(per)
+        parts.append(f"uncontended {fmt_ratio(u)} time" +
+                     (f" (runs {fmt_range(min(per), max(per))})"
+                      if len(per) > 1 else ""))
+        value["uncontended"] = u
+        if u > POSIX_WITHIN:
+            misses.append(f"uncontended {fmt_ratio(u)} time "
+                          f"({u - POSIX_WITHIN:.3f} over)")
+    if "contended" in present:
+        cells = [(pcells[(POSIX, t, cs)]["ratio"], t, cs)
+                 for t in meta["threads"] for cs in meta["cs_us"]]
+        bad = [f"{t}t/{cs} µs {fmt_ratio(r)} ({lo - r:.3f} short)"
+               for r, t, cs in cells if r < lo]
+        w = min(cells)
+        parts.append(f"contended throughput, median of {len(runs)} run(s) of "
+                     f"the median per-turn ratio: {len(cells) - len(bad)} of "
+                     f"{len(cells)} cells at or above {lo:.3f}×, the lowest "
+                     f"{fmt_ratio(w[0])} ({w[1]}t/{w[2]} µs)")
+        value["contended"] = {f"{t}t/{cs}us": r for r, t, cs in cells}
+        misses += [f"contended {b}" for b in bad]
+    return [{
+        "target": f"libsema-posix (glibc's sem_t API over hsema) within "
+                  f"{POSIX_WITHIN:.2f}× of libsema, uncontended and "
+                  f"contended: time ≤ {POSIX_WITHIN:.2f}×, throughput "
+                  f"≥ 1/{POSIX_WITHIN:.2f} = {lo:.3f}× libsema's, in every "
+                  "cell",
+        "measured": "; ".join(parts) + (
+            f"; missed in: {', '.join(misses)}" if misses else ""),
+        "ok": not misses,
+        "value": value,
+    }]
+
+
 def merge_targets(per_run):
     """A target of one run holds if it was met in every run."""
     out = []
@@ -618,7 +692,7 @@ def fmt_count(x):
 
 
 def markdown(meta, end, machine, impls, by, cg, tg, notes, runs, cells,
-             scaled, scl):
+             scaled, scl, pcells):
     nruns = len(runs)
     secs = ", ".join(f"{e['secs']:.0f}" for _, e, _ in runs)
     L = ["<!-- SPDX-License-Identifier: GPL-2.0-only -->"]
@@ -698,7 +772,9 @@ def markdown(meta, end, machine, impls, by, cg, tg, notes, runs, cells,
         L.append("## 2. Contended throughput\n")
         L.append("Acquisitions per second, all threads together, on a semaphore "
                  "of value 1 (a lock), the median over runs; the ratio is "
-                 "libsema's to glibc sem_t's, taken turn by turn (the turns of "
+                 "libsema's to glibc sem_t's" +
+                 (" (and libsema-posix's to libsema's)" if pcells else "") +
+                 ", taken turn by turn (the turns of "
                  "a round run back to back): the median over runs of each "
                  "run's median, then the range across runs and across every "
                  "turn.\n")
@@ -711,9 +787,13 @@ def markdown(meta, end, machine, impls, by, cg, tg, notes, runs, cells,
                 for i in (LIBSEMA, HANDOFF):
                     if i in impls:
                         row.append(fmt_cell_ratio(cells[(i, t, cs)], nruns))
+                if pcells:
+                    row.append(fmt_cell_ratio(pcells[(POSIX, t, cs)], nruns))
                 rows.append(row)
         L.append(table(["section", "threads"] + impls +
-                       [f"{i} / glibc" for i in (LIBSEMA, HANDOFF) if i in impls],
+                       [f"{i} / glibc" for i in (LIBSEMA, HANDOFF)
+                        if i in impls] +
+                       ([f"{POSIX} / {LIBSEMA}"] if pcells else []),
                        rows))
         L.append("")
         L.append("### Kernel entries and voluntary context switches per "
@@ -725,8 +805,10 @@ def markdown(meta, end, machine, impls, by, cg, tg, notes, runs, cells,
                  "(the trigger slows every system call down), and their "
                  "voluntary context switches (getrusage RUSAGE_THREAD "
                  "ru_nvcsw) over the measured turns, per acquisition; median "
-                 "over runs.  libsema enters the kernel with ioctl() on "
-                 "/dev/hsema, the others with futex().\n")
+                 "over runs.  The implementations over hsema ("
+                 f"{', '.join(i for i in impls if i in hsema_impls(meta))}) "
+                 "enter the kernel with ioctl() on /dev/hsema, the others "
+                 "with futex().\n")
         for key, what in (("kentries_per_op", "kernel entries (futex + ioctl)"),
                           ("nvcsw_per_op", "voluntary context switches")):
             rows = []
@@ -740,11 +822,17 @@ def markdown(meta, end, machine, impls, by, cg, tg, notes, runs, cells,
                         if i in impls:
                             row.append(fmt_ratio(ratio(cells[(i, t, cs)][key],
                                                        g)))
+                    if pcells:
+                        row.append(fmt_ratio(ratio(
+                            cells[(POSIX, t, cs)][key],
+                            cells[(LIBSEMA, t, cs)][key])))
                     rows.append(row)
             L.append(f"{what.capitalize()} per acquisition:\n")
             L.append(table(["section", "threads"] + impls +
                            [f"{i} / glibc" for i in (LIBSEMA, HANDOFF)
-                            if i in impls], rows))
+                            if i in impls] +
+                           ([f"{POSIX} / {LIBSEMA}"] if pcells else []),
+                           rows))
             L.append("")
         if scaled is not None:
             sm, sby, scells = scaled
@@ -821,15 +909,16 @@ def markdown(meta, end, machine, impls, by, cg, tg, notes, runs, cells,
             L.append(f"![waits at {t} threads](waits-{t}t.png)")
         L.append("\n![fairness](fairness.png)\n")
 
-        L.append("### What the module did for libsema\n")
+        L.append("### What the module did for the implementations over "
+                 "hsema\n")
         L.append("Counter deltas of HSEMA_IOC_STATS over each cell (all turns): "
                  "waiters queued, woken to compete, requeued after losing, units "
                  "granted directly, directed yields taken, starvation episodes.\n")
         rows = []
         for cs in meta["cs_us"]:
             for t in meta["threads"]:
-                for i in (LIBSEMA, HANDOFF):
-                    if i not in impls:
+                for i in impls:
+                    if i not in hsema_impls(meta):
                         continue
                     r = by[("contended", i, None, t, cs)]
                     h = r["hsema"]
@@ -1181,6 +1270,11 @@ def main():
         present = meta["_present"]
         cells = combine_cells([(m, b) for m, _, b, _ in runs], impls) \
             if "contended" in present else {}
+        # libsema-posix against libsema, turn by turn as against glibc.
+        pcells = combine_cells([(m, b) for m, _, b, _ in runs], [POSIX],
+                               base=LIBSEMA) \
+            if "contended" in present and POSIX in impls and \
+            LIBSEMA in impls else {}
         scaled = scl = None
         if not a.no_scaled and "contended" in present and LIBSEMA in impls:
             sd = os.path.join(out, "scaled")
@@ -1200,6 +1294,8 @@ def main():
         per_run = [targets(m, impls, b, cg) for m, _, b, _ in runs]
         tg = contended_targets(meta, impls, cells, a.runs,
                                scaled[2] if scaled else None, scl) + \
+            posix_target(meta, impls, [(m, b) for m, _, b, _ in runs],
+                         pcells) + \
             merge_targets(per_run)
         # The plots show run 1, but the throughput the median over runs.
         pby = dict(by)
@@ -1211,7 +1307,7 @@ def main():
         with open(os.path.join(out, "table.md"), "w") as f:
             f.write(markdown(meta, end, machine, impls, by, cg, tg, a.note,
                              [(m, e, b) for m, e, b, _ in runs], cells,
-                             scaled, scl))
+                             scaled, scl, pcells))
         summary_csv(os.path.join(out, "summary.csv"),
                     [(m, e, b) for m, e, b, _ in runs], impls, cells, scaled)
         with open(os.path.join(out, "targets.json"), "w") as f:
