@@ -519,6 +519,51 @@ int psem_api_destroy(sem_t *sem)
 	}
 }
 
+/*
+ * The API's calls on a semaphore the fast test did not recognize (the
+ * process's first call, glibc's semaphores, bad ones): out of line and
+ * cold, so that an hsema semaphore's fast path is one test, the word's
+ * compare-and-swap and tail calls, with no stack frame of its own.
+ */
+int psem_api_wait(sem_t *sem);
+int psem_api_trywait(sem_t *sem);
+
+static __attribute__((noinline, cold)) int psem_wait_other(sem_t *sem)
+{
+	switch (psem_kind(sem)) {
+	case PSEM_K_HSEMA:
+		return psem_api_wait(sem);
+	case PSEM_K_GLIBC:
+		return glibc.wait ? glibc.wait(sem) : psem_no_glibc();
+	default:
+		return psem_fail(EINVAL);
+	}
+}
+
+static __attribute__((noinline, cold)) int psem_trywait_other(sem_t *sem)
+{
+	switch (psem_kind(sem)) {
+	case PSEM_K_HSEMA:
+		return psem_api_trywait(sem);
+	case PSEM_K_GLIBC:
+		return glibc.trywait ? glibc.trywait(sem) : psem_no_glibc();
+	default:
+		return psem_fail(EINVAL);
+	}
+}
+
+static __attribute__((noinline, cold)) int psem_post_other(sem_t *sem)
+{
+	switch (psem_kind(sem)) {
+	case PSEM_K_HSEMA:
+		return psem_post(P(sem));
+	case PSEM_K_GLIBC:
+		return glibc.post ? glibc.post(sem) : psem_no_glibc();
+	default:
+		return psem_fail(EINVAL);
+	}
+}
+
 PSEM_EXPORT PSEM_SYMVER_sem_wait
 int psem_api_wait(sem_t *sem)
 {
@@ -531,14 +576,7 @@ int psem_api_wait(sem_t *sem)
 			return 0;
 		return psem_wait_slow(p, NULL, CLOCK_REALTIME);
 	}
-	switch (psem_kind(sem)) {
-	case PSEM_K_HSEMA:
-		return psem_api_wait(sem);
-	case PSEM_K_GLIBC:
-		return glibc.wait ? glibc.wait(sem) : psem_no_glibc();
-	default:
-		return psem_fail(EINVAL);
-	}
+	return psem_wait_other(sem);
 }
 
 PSEM_EXPORT PSEM_SYMVER_sem_trywait
@@ -548,14 +586,7 @@ int psem_api_trywait(sem_t *sem)
 
 	if (likely(psem_fast(sem)))
 		return hsema_word_take(&p->word) ? 0 : psem_fail(EAGAIN);
-	switch (psem_kind(sem)) {
-	case PSEM_K_HSEMA:
-		return psem_api_trywait(sem);
-	case PSEM_K_GLIBC:
-		return glibc.trywait ? glibc.trywait(sem) : psem_no_glibc();
-	default:
-		return psem_fail(EINVAL);
-	}
+	return psem_trywait_other(sem);
 }
 
 PSEM_EXPORT PSEM_SYMVER_sem_timedwait
@@ -614,14 +645,7 @@ int psem_api_post(sem_t *sem)
 {
 	if (likely(psem_fast(sem)))
 		return psem_post(P(sem));
-	switch (psem_kind(sem)) {
-	case PSEM_K_HSEMA:
-		return psem_post(P(sem));
-	case PSEM_K_GLIBC:
-		return glibc.post ? glibc.post(sem) : psem_no_glibc();
-	default:
-		return psem_fail(EINVAL);
-	}
+	return psem_post_other(sem);
 }
 
 PSEM_EXPORT PSEM_SYMVER_sem_getvalue
