@@ -103,10 +103,10 @@ void hsema_site_put(struct hsema_site *site);
 int hsema_wait_site(struct hsema_site *site, unsigned int state,
 		    const ktime_t *deadline, clockid_t clock, u64 starve_ns);
 int hsema_wake_site(struct hsema_site *site, u32 count, unsigned int how,
-		    bool may_yield, struct hsema_wake *out);
+		    u32 max, bool may_yield, struct hsema_wake *out);
 int hsema_wait(u32 __user *uaddr, unsigned int flags, const ktime_t *deadline,
 	       u64 starve_ns);
-int hsema_wake(u32 __user *uaddr, unsigned int flags, u32 count,
+int hsema_wake(u32 __user *uaddr, unsigned int flags, u32 count, u32 max,
 	       bool may_yield, struct hsema_wake *out);
 int hsema_query(u32 __user *uaddr, unsigned int flags, struct hsema_query *qr);
 

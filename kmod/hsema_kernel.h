@@ -73,6 +73,7 @@ struct hsema_queue {
 
 struct hsema {
 	u32 word;			/* the uapi word layout */
+	u32 max;			/* releases never pass it */
 	raw_spinlock_t lock;
 	struct hsema_queue q;
 	u64 starve_ns;			/* 0: the module default */
@@ -82,6 +83,7 @@ struct hsema {
 };
 
 void hsema_init(struct hsema *s, unsigned int value);
+int hsema_init_max(struct hsema *s, unsigned int value, unsigned int max);
 void hsema_set_starve_ns(struct hsema *s, u64 ns);
 int hsema_destroy(struct hsema *s);
 

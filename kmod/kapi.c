@@ -41,6 +41,7 @@ void hsema_init(struct hsema *s, unsigned int value)
 	struct hsema_key key = { .obj = s };
 
 	s->word = min(value, HSEMA_VALUE_MAX);
+	s->max = HSEMA_VALUE_MAX;
 	raw_spin_lock_init(&s->lock);
 	hsema_queue_init(&s->q, &key);
 	s->starve_ns = 0;
@@ -49,6 +50,21 @@ void hsema_init(struct hsema *s, unsigned int value)
 	atomic_set(&s->users, 0);
 }
 EXPORT_SYMBOL_GPL(hsema_init);
+
+/*
+ * A semaphore whose releases never make more than @max units (granted to
+ * waiters and in the word together): -EINVAL unless 0 < @max <=
+ * HSEMA_VALUE_MAX and @value <= @max.
+ */
+int hsema_init_max(struct hsema *s, unsigned int value, unsigned int max)
+{
+	if (!max || max > HSEMA_VALUE_MAX || value > max)
+		return -EINVAL;
+	hsema_init(s, value);
+	s->max = max;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(hsema_init_max);
 
 /* Per-semaphore starvation threshold in ns; 0 selects the module default. */
 void hsema_set_starve_ns(struct hsema *s, u64 ns)
@@ -182,22 +198,23 @@ static int hsema_release_common(struct hsema *s, unsigned int n, bool handoff)
 	while ((v & HSEMA_STATE_MASK) == HSEMA_STATE_NONE ||
 	       ((v & HSEMA_STATE_MASK) == HSEMA_STATE_WOKEN && n == 1 &&
 		!handoff)) {
-		if ((v & HSEMA_VALUE_MASK) + n > HSEMA_VALUE_MAX)
+		if ((v & HSEMA_VALUE_MASK) + n > s->max)
 			return -EOVERFLOW;
 		if (try_cmpxchg_release(&s->word, &v, v + n))
 			return 0;
 	}
 	hsema_use(s);
 	hsema_site_kernel(s, &site);
-	ret = hsema_wake_site(&site, n, handoff ? HSEMA_WAKE_HANDOFF : 0, true,
-			      NULL);
+	ret = hsema_wake_site(&site, n, handoff ? HSEMA_WAKE_HANDOFF : 0,
+			      s->max, true, NULL);
 	hsema_unuse(s);
 	return ret;
 }
 
 /*
  * Release @n units: from any context.  Returns 0, -EINVAL for n == 0 or
- * above HSEMA_VALUE_MAX, -EOVERFLOW if the value would pass the maximum.
+ * above HSEMA_VALUE_MAX, -EOVERFLOW if the units would pass the
+ * semaphore's maximum (hsema_init_max()) or the word's.
  */
 int hsema_release(struct hsema *s, unsigned int n)
 {

@@ -29,7 +29,8 @@ MODULE_PARM_DESC(starve_ns,
 			HSEMA_FEAT_HANDOFF | HSEMA_FEAT_STARVATION | \
 			HSEMA_FEAT_QUERY | HSEMA_FEAT_STATS | \
 			HSEMA_FEAT_PUBLISHED | HSEMA_FEAT_WOKEN | \
-			HSEMA_FEAT_WAIT_EINTR | HSEMA_FEAT_WAIT_OWNED)
+			HSEMA_FEAT_WAIT_EINTR | HSEMA_FEAT_WAIT_OWNED | \
+			HSEMA_FEAT_MAX)
 
 static bool hsema_reserved_zero(const __u64 *r, size_t n)
 {
@@ -91,7 +92,8 @@ static long hsema_wait_owned(const struct hsema_wait *a, u32 __user *owned,
 	ret = hsema_wait(uaddr, a->flags, deadline, a->starve_ns);
 	if (ret || !put_user(1U, owned))
 		return ret;
-	ret = hsema_wake(uaddr, a->flags & HSEMA_F_SHARED, 1, false, NULL);
+	ret = hsema_wake(uaddr, a->flags & HSEMA_F_SHARED, 1, HSEMA_VALUE_MAX,
+			 false, NULL);
 	if (ret)
 		pr_debug("WAIT could neither report its unit nor release it: %ld\n",
 			 ret);
@@ -152,15 +154,23 @@ static long hsema_ioc_wait(void __user *arg)
 static long hsema_ioc_wake(void __user *arg)
 {
 	struct hsema_wake a;
+	u32 max = HSEMA_VALUE_MAX;
 	long ret;
 
 	if (copy_from_user(&a, arg, sizeof(a)))
 		return -EFAULT;
 	if ((a.flags & ~HSEMA_WAKE_FLAGS) || a.granted || a.woken ||
-	    !hsema_reserved_zero(a.reserved, ARRAY_SIZE(a.reserved)))
+	    a.reserved0 || a.reserved1)
 		return -EINVAL;
 	if (!a.count || a.count > HSEMA_VALUE_MAX)
 		return -EINVAL;
+	if (a.flags & HSEMA_WAKE_MAX) {
+		if (!a.max || a.max > HSEMA_VALUE_MAX)
+			return -EINVAL;
+		max = a.max;
+	} else if (a.max) {
+		return -EINVAL;
+	}
 	/* A handoff grants the units it brings; published ones are taken. */
 	if ((a.flags & HSEMA_WAKE_HANDOFF) && (a.flags & HSEMA_WAKE_PUBLISHED))
 		return -EINVAL;
@@ -173,7 +183,8 @@ static long hsema_ioc_wake(void __user *arg)
 	 */
 	if (copy_to_user(arg, &a, sizeof(a)))
 		return -EFAULT;
-	ret = hsema_wake(u64_to_user_ptr(a.uaddr), a.flags, a.count, true, &a);
+	ret = hsema_wake(u64_to_user_ptr(a.uaddr), a.flags, a.count, max, true,
+			 &a);
 	if (ret)
 		return ret;
 	if (copy_to_user(arg, &a, sizeof(a)))

@@ -780,7 +780,7 @@ out:
 	/* A dying process cannot use its unit: pass it on. */
 	if (!ret && site->uaddr && fatal_signal_pending(current)) {
 		hsema_stat_inc(passed_on);
-		hsema_wake_site(site, 1, 0, false, NULL);
+		hsema_wake_site(site, 1, 0, HSEMA_VALUE_MAX, false, NULL);
 		ret = -EINTR;
 	}
 	return ret;
@@ -897,7 +897,8 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
  * the value) and add the rest to the word, in one pass under one lock hold.
  * @how is HSEMA_WAKE_HANDOFF (grant even in normal mode) or
  * HSEMA_WAKE_PUBLISHED (the units are in the word already: wake for them,
- * add nothing).  Callable from any context for kernel semaphores;
+ * add nothing).  @max is the semaphore's maximum (HSEMA_VALUE_MAX for
+ * none).  Callable from any context for kernel semaphores;
  * @may_yield permits the directed yield, which is still refused where
  * scheduling is unsafe.
  * Returns 0, -EOVERFLOW (nothing changed), or for user words -EFAULT,
@@ -905,7 +906,7 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
  * call), with nothing released.
  */
 int hsema_wake_site(struct hsema_site *site, u32 count, unsigned int how,
-		    bool may_yield, struct hsema_wake *out)
+		    u32 max, bool may_yield, struct hsema_wake *out)
 {
 	/*
 	 * The wake array grows only for user words (an ioctl: a task that
@@ -931,6 +932,17 @@ retry:
 	now = ktime_get_ns();
 	ret = word_read(site, &old);
 	while (!ret) {
+		/*
+		 * The semaphore's maximum bounds the units in the word and
+		 * those this release brings, granted or added alike; a
+		 * published release's are in the word already, checked
+		 * against it by the caller's compare-and-swap.
+		 */
+		if (!(how & HSEMA_WAKE_PUBLISHED) &&
+		    (u64)(old & HSEMA_VALUE_MASK) + count > max) {
+			ret = -EOVERFLOW;
+			goto unlock;
+		}
 		plan_release(q, old, count, how, now, &p);
 		if ((u64)p.base + p.counted > HSEMA_VALUE_MAX) {
 			ret = -EOVERFLOW;
@@ -1017,7 +1029,7 @@ int hsema_wait(u32 __user *uaddr, unsigned int flags, const ktime_t *deadline,
 	return ret;
 }
 
-int hsema_wake(u32 __user *uaddr, unsigned int flags, u32 count,
+int hsema_wake(u32 __user *uaddr, unsigned int flags, u32 count, u32 max,
 	       bool may_yield, struct hsema_wake *out)
 {
 	struct hsema_site site;
@@ -1028,7 +1040,7 @@ int hsema_wake(u32 __user *uaddr, unsigned int flags, u32 count,
 		return ret;
 	ret = hsema_wake_site(&site, count,
 			      flags & (HSEMA_WAKE_HANDOFF | HSEMA_WAKE_PUBLISHED),
-			      may_yield, out);
+			      max, may_yield, out);
 	hsema_site_put(&site);
 	return ret;
 }

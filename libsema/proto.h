@@ -107,15 +107,16 @@ static inline bool hsema_word_spin(_Atomic uint32_t *w, bool spins)
 /*
  * The fast path of every release: @n units added with one compare-and-
  * swap while nobody waits.  False if somebody does, or the value would
- * pass the maximum: then hsema_word_add() decides (out of line, in the
- * caller's cold path).
+ * pass @max (the semaphore's, at most HSEMA_VALUE_MAX): then
+ * hsema_word_add() decides (out of line, in the caller's cold path).
  */
-static inline bool hsema_word_add_fast(_Atomic uint32_t *w, unsigned int n)
+static inline bool hsema_word_add_fast(_Atomic uint32_t *w, unsigned int n,
+				       uint32_t max)
 {
 	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
 
 	return (v & HSEMA_STATE_MASK) == HSEMA_STATE_NONE &&
-	       (v & HSEMA_VALUE_MASK) + n <= HSEMA_VALUE_MAX &&
+	       (v & HSEMA_VALUE_MASK) + n <= max &&
 	       atomic_compare_exchange_strong_explicit(w, &v, v + n,
 						       memory_order_release,
 						       memory_order_relaxed);
@@ -129,11 +130,13 @@ enum hsema_add {
 				/* HSEMA_WAKE_PUBLISHED */
 	HSEMA_ADD_KERNEL,	/* nothing added: WAKE adds them (starvation, */
 				/* or a module without PUBLISHED) */
-	HSEMA_ADD_OVERFLOW,	/* nothing added: past HSEMA_VALUE_MAX */
+	HSEMA_ADD_OVERFLOW,	/* nothing added: past the maximum */
 };
 
 /*
- * Add @n units with one compare-and-swap while nobody starves.  Once
+ * Add @n units with one compare-and-swap while nobody starves, if that
+ * leaves at most @max in the value (the kernel checks what it adds
+ * against the same maximum, HSEMA_WAKE_MAX).  Once
  * somebody waits, @publishes() says whether the module takes
  * HSEMA_WAKE_PUBLISHED (it is asked only then: a process that never saw
  * a waiter needs no device).  A woken waiter counts what it finds in the
@@ -141,6 +144,7 @@ enum hsema_add {
  * then: a batch asks the kernel to wake them all at once.
  */
 static inline enum hsema_add hsema_word_add(_Atomic uint32_t *w, unsigned int n,
+					    uint32_t max,
 					    bool (*publishes)(void))
 {
 	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
@@ -152,7 +156,7 @@ static inline enum hsema_add hsema_word_add(_Atomic uint32_t *w, unsigned int n,
 			return HSEMA_ADD_KERNEL;
 		if (state != HSEMA_STATE_NONE && !publishes())
 			return HSEMA_ADD_KERNEL;
-		if ((v & HSEMA_VALUE_MASK) + n > HSEMA_VALUE_MAX)
+		if ((v & HSEMA_VALUE_MASK) + n > max)
 			return HSEMA_ADD_OVERFLOW;
 		if (atomic_compare_exchange_weak_explicit(w, &v, v + n,
 							  memory_order_release,

@@ -38,6 +38,8 @@ _Static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t),
 static _Atomic int sema_devfd = -1;
 /* Set with sema_devfd: the module takes HSEMA_WAKE_PUBLISHED. */
 static _Atomic bool sema_publish;
+/* Set with sema_devfd: the module takes HSEMA_WAKE_MAX. */
+static _Atomic bool sema_has_max;
 /* Set with sema_devfd: more than one CPU online, so spinning can pay. */
 static _Atomic bool sema_spins;
 static atomic_flag sema_warned = ATOMIC_FLAG_INIT;
@@ -82,6 +84,8 @@ static int sema_dev(void)
 	/* Both before sema_devfd, whose acquire load orders them. */
 	atomic_store_explicit(&sema_publish,
 			      v.features & HSEMA_FEAT_PUBLISHED,
+			      memory_order_relaxed);
+	atomic_store_explicit(&sema_has_max, v.features & HSEMA_FEAT_MAX,
 			      memory_order_relaxed);
 	atomic_store_explicit(&sema_spins, sysconf(_SC_NPROCESSORS_ONLN) > 1,
 			      memory_order_relaxed);
@@ -157,23 +161,55 @@ static int sema_wake(sema_t *s, unsigned int n, uint32_t flags)
 		.flags = sema_keyflags(s) | flags,
 	};
 
+	/* The kernel checks what it adds or grants against the maximum. */
+	if (s->__max) {
+		a.flags |= HSEMA_WAKE_MAX;
+		a.max = s->__max;
+	}
 	return sema_ioctl(HSEMA_IOC_WAKE, &a);
 }
 
-SEMA_EXPORT int sema_init(sema_t *s, unsigned int value, unsigned int flags)
+/* The semaphore's maximum: sema_init_max()'s, else the word's. */
+static uint32_t sema_max(const sema_t *s)
+{
+	return s->__max ? s->__max : SEMA_VALUE_MAX;
+}
+
+/* @max 0 is the word's maximum, which needs nothing of the module. */
+static int sema_setup(sema_t *s, unsigned int value, unsigned int max,
+		      unsigned int flags)
 {
 	int fd;
 
 	if (!s || value > SEMA_VALUE_MAX || (flags & ~SEMA_SHARED))
 		return -EINVAL;
+	if (max && (max > SEMA_VALUE_MAX || value > max))
+		return -EINVAL;
 	/* Say now, not at the first contended acquire, if the kernel is missing. */
 	fd = sema_dev();
 	if (fd < 0)
 		return fd;
+	/* A module that cannot bound its own releases cannot keep @max. */
+	if (max && !atomic_load_explicit(&sema_has_max, memory_order_relaxed))
+		return -EOPNOTSUPP;
 	memset(s, 0, sizeof(*s));
+	s->__max = max == SEMA_VALUE_MAX ? 0 : max;
 	atomic_store_explicit(sema_word(s), value, memory_order_release);
 	s->__flags = SEMA_MAGIC | flags;
 	return 0;
+}
+
+SEMA_EXPORT int sema_init(sema_t *s, unsigned int value, unsigned int flags)
+{
+	return sema_setup(s, value, 0, flags);
+}
+
+SEMA_EXPORT int sema_init_max(sema_t *s, unsigned int value, unsigned int max,
+			      unsigned int flags)
+{
+	if (!max)
+		return -EINVAL;
+	return sema_setup(s, value, max, flags);
 }
 
 SEMA_EXPORT int sema_destroy(sema_t *s)
@@ -265,7 +301,7 @@ static bool sema_publishes(void)
 static __attribute__((noinline, cold)) int sema_add_slow(sema_t *s,
 							unsigned int n)
 {
-	switch (hsema_word_add(sema_word(s), n, sema_publishes)) {
+	switch (hsema_word_add(sema_word(s), n, sema_max(s), sema_publishes)) {
 	case HSEMA_ADDED:
 		return 0;
 	case HSEMA_ADDED_WAKE:
@@ -288,7 +324,7 @@ static __attribute__((noinline, cold)) int sema_add_slow(sema_t *s,
  */
 static inline int sema_add(sema_t *s, unsigned int n)
 {
-	if (hsema_word_add_fast(sema_word(s), n))
+	if (hsema_word_add_fast(sema_word(s), n, sema_max(s)))
 		return 0;
 	return sema_add_slow(s, n);
 }
@@ -319,7 +355,7 @@ SEMA_EXPORT int sema_release_handoff(sema_t *s)
 	for (;;) {
 		if (v & (HSEMA_WAITERS | HSEMA_STARVING))
 			return sema_wake(s, 1, HSEMA_WAKE_HANDOFF);
-		if ((v & HSEMA_VALUE_MASK) + 1 > SEMA_VALUE_MAX)
+		if ((v & HSEMA_VALUE_MASK) + 1 > sema_max(s))
 			return -EOVERFLOW;
 		if (atomic_compare_exchange_weak_explicit(w, &v, v + 1,
 							  memory_order_release,

@@ -38,10 +38,17 @@ typedef struct sema {
 	_Alignas(16) uint32_t __word;	/* the word the kernel knows */
 	uint32_t __flags;		/* init flags and a magic number */
 	uint32_t __starve_us;		/* starvation threshold, 0 = default */
-	uint32_t __reserved;
+	uint32_t __max;			/* releases never pass it, 0 = */
+					/* SEMA_VALUE_MAX */
 } sema_t;
 
 int sema_init(sema_t *s, unsigned int value, unsigned int flags);
+/*
+ * The same, for a semaphore that never holds more than @max units: a
+ * release that would pass it fails with -EOVERFLOW and changes nothing.
+ */
+int sema_init_max(sema_t *s, unsigned int value, unsigned int max,
+		  unsigned int flags);
 int sema_destroy(sema_t *s);
 
 int sema_acquire(sema_t *s);

@@ -161,6 +161,7 @@ TEST_F(dev, version_features)
 		{ HSEMA_FEAT_WOKEN, "WOKEN" },
 		{ HSEMA_FEAT_WAIT_EINTR, "WAIT_EINTR" },
 		{ HSEMA_FEAT_WAIT_OWNED, "WAIT_OWNED" },
+		{ HSEMA_FEAT_MAX, "MAX" },
 	};
 	struct hsema_version v;
 	unsigned int i;

@@ -567,7 +567,8 @@ static void alarm_off(void)
 			 HSEMA_FEAT_HANDOFF | HSEMA_FEAT_STARVATION | \
 			 HSEMA_FEAT_QUERY | HSEMA_FEAT_STATS | \
 			 HSEMA_FEAT_PUBLISHED | HSEMA_FEAT_WOKEN | \
-			 HSEMA_FEAT_WAIT_EINTR | HSEMA_FEAT_WAIT_OWNED)
+			 HSEMA_FEAT_WAIT_EINTR | HSEMA_FEAT_WAIT_OWNED | \
+			 HSEMA_FEAT_MAX)
 
 static int do_ioctl(unsigned long cmd, uint64_t arg, bool timer)
 {
@@ -876,6 +877,7 @@ static void fuzz_wake(struct rng *r, struct argp *a, struct wordp *w)
 	struct hsema_wake k, out;
 	unsigned int set = 0, p;
 	bool badflags, badarg = false, published;
+	uint32_t max = MASK;
 	char what[200];
 	int err;
 
@@ -909,14 +911,38 @@ static void fuzz_wake(struct rng *r, struct argp *a, struct wordp *w)
 		k.woken = rnd(r) | 1;
 		badarg = true;
 	}
+	/* @max: 1..MASK with HSEMA_WAKE_MAX, else 0; near the value often. */
+	if (k.flags & HSEMA_WAKE_MAX) {
+		p = rnd_n(r, 100);
+		if (p < 40 && w->known)
+			k.max = (w->before & MASK) + rnd_n(r, 4);
+		else if (p < 70)
+			k.max = 1 + rnd_n(r, MASK);
+		else if (p < 80)
+			k.max = 0;
+		else if (p < 90)
+			k.max = MASK + 1 + rnd_n(r, 0xffffffffU - MASK);
+		else
+			k.max = (uint32_t)rnd(r);
+		if (!k.max || k.max > MASK)
+			badarg = true;
+		else
+			max = k.max;
+	} else if (chance(r, 5)) {
+		k.max = (uint32_t)rnd(r) | 1;
+		badarg = true;
+	}
 	if (chance(r, 5)) {
-		k.reserved[rnd_n(r, 2)] = rnd(r) | 1;
+		if (chance(r, 50))
+			k.reserved0 = (uint32_t)rnd(r) | 1;
+		else
+			k.reserved1 = rnd(r) | 1;
 		badarg = true;
 	}
 	arg_put(a, &k, sizeof(k));
 	describe(what, sizeof(what), "WAKE", a, w, k.flags);
-	snprintf(what + strlen(what), sizeof(what) - strlen(what), " count=%#x",
-		 k.count);
+	snprintf(what + strlen(what), sizeof(what) - strlen(what),
+		 " count=%#x max=%#x", k.count, k.max);
 	err = do_ioctl(HSEMA_IOC_WAKE, a->addr, false);
 
 	if (a->rd == MAYBE || w->rd == MAYBE) {
@@ -934,7 +960,7 @@ static void fuzz_wake(struct rng *r, struct argp *a, struct wordp *w)
 		set |= word_errors(w, true, k.flags & HSEMA_F_SHARED);
 		/* The value is read before anything is written. */
 		if (w->known && !badarg && !published &&
-		    (uint64_t)(w->before & MASK) + k.count > MASK)
+		    (uint64_t)(w->before & MASK) + k.count > max)
 			set |= B(RES_EOVERFLOW);
 		if (!set)
 			set = B(RES_OK);
@@ -951,11 +977,10 @@ static void fuzz_wake(struct rng *r, struct argp *a, struct wordp *w)
 	calls[K_OUTPUT]++;
 	if (out.uaddr != k.uaddr || out.count != k.count ||
 	    out.flags != k.flags || out.granted || out.woken ||
-	    out.reserved[0] || out.reserved[1])
-		complain(K_OUTPUT, "%s: granted %u woken %u reserved %#llx %#llx",
-			 what, out.granted, out.woken,
-			 (unsigned long long)out.reserved[0],
-			 (unsigned long long)out.reserved[1]);
+	    out.max != k.max || out.reserved0 || out.reserved1)
+		complain(K_OUTPUT, "%s: granted %u woken %u max %#x reserved %#x %#llx",
+			 what, out.granted, out.woken, out.max, out.reserved0,
+			 (unsigned long long)out.reserved1);
 }
 
 /* Types the VFS answers for itself (fs/ioctl.c), and ours. */

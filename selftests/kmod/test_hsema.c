@@ -376,6 +376,88 @@ static bool run_destroy_case(void)
 #undef DCHECK
 }
 
+struct max_case {
+	struct hsema sem;
+	int waiter_ret;
+	struct completion waiter_done;
+};
+
+static int max_waiter_fn(void *data)
+{
+	struct max_case *m = data;
+
+	m->waiter_ret = hsema_acquire_killable(&m->sem);
+	complete(&m->waiter_done);
+	return 0;
+}
+
+/*
+ * hsema_init_max(): bad arguments; a release past the maximum fails and
+ * changes nothing on the fast path (nobody waits) and in the kernel's
+ * (a waiter queued: the units it would grant count too); one within it
+ * grants the waiter and adds the rest.
+ */
+static bool run_max_case(void)
+{
+	const char *name = "max_bounds_releases";
+	struct task_struct *waiter;
+	struct max_case *m;
+	bool ok = true;
+	int tries;
+
+#define MCHECK(cond, fmt, ...) do {					\
+		if (!(cond)) {						\
+			pr_info("    # %s: " fmt "\n", name, ##__VA_ARGS__); \
+			ok = false;					\
+		}							\
+	} while (0)
+
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return false;
+	MCHECK(hsema_init_max(&m->sem, 0, 0) == -EINVAL, "max 0 accepted");
+	MCHECK(hsema_init_max(&m->sem, 3, 2) == -EINVAL,
+	       "a value above max accepted");
+	MCHECK(hsema_init_max(&m->sem, 0, HSEMA_VALUE_MAX + 1) == -EINVAL,
+	       "max above the word's accepted");
+	MCHECK(hsema_init_max(&m->sem, 1, 2) == 0, "max 2 refused");
+	/* Normal mode, so that the waiter is woken rather than granted. */
+	hsema_set_starve_ns(&m->sem, 10ULL * NSEC_PER_SEC);
+	MCHECK(hsema_release(&m->sem, 2) == -EOVERFLOW,
+	       "1 + 2 units passed max 2");
+	MCHECK(hsema_release(&m->sem, 1) == 0, "1 + 1 units refused");
+	MCHECK(hsema_release(&m->sem, 1) == -EOVERFLOW, "3 units at max 2");
+	MCHECK(hsema_value(&m->sem) == 2, "value %u, not 2",
+	       hsema_value(&m->sem));
+	MCHECK(hsema_try_acquire(&m->sem) && hsema_try_acquire(&m->sem),
+	       "the two units are not there");
+
+	init_completion(&m->waiter_done);
+	waiter = kthread_run(max_waiter_fn, m, "hsema_test_mwaiter");
+	if (IS_ERR(waiter)) {
+		MCHECK(false, "kthread_run failed");
+		kfree(m);
+		return false;
+	}
+	for (tries = 0; hsema_nr_waiters(&m->sem) != 1 && tries < 5000; tries++)
+		usleep_range(500, 1000);
+	MCHECK(hsema_nr_waiters(&m->sem) == 1, "the waiter never queued");
+	MCHECK(hsema_release(&m->sem, 3) == -EOVERFLOW,
+	       "3 units, one for the waiter, passed max 2");
+	MCHECK(hsema_nr_waiters(&m->sem) == 1 && hsema_value(&m->sem) == 0,
+	       "the refused release changed something: %u waiters, value %u",
+	       hsema_nr_waiters(&m->sem), hsema_value(&m->sem));
+	MCHECK(hsema_release(&m->sem, 2) == 0, "2 units refused at max 2");
+	wait_for_completion(&m->waiter_done);
+	MCHECK(m->waiter_ret == 0, "waiter returned %d", m->waiter_ret);
+	MCHECK(hsema_value(&m->sem) == 1, "value %u, not 1",
+	       hsema_value(&m->sem));
+	MCHECK(hsema_destroy(&m->sem) == 0, "destroy refused");
+	kfree(m);
+	return ok;
+#undef MCHECK
+}
+
 static int __init test_hsema_init(void)
 {
 	int c, failed = 0;
@@ -386,7 +468,7 @@ static int __init test_hsema_init(void)
 		return -ENOMEM;
 
 	pr_info("KTAP version 1\n");
-	pr_info("1..%d\n", CTX_NR + 1);
+	pr_info("1..%d\n", CTX_NR + 2);
 	for (c = 0; c < CTX_NR; c++) {
 		bool ok = run_case(tc, c);
 
@@ -397,7 +479,10 @@ static int __init test_hsema_init(void)
 	pr_info("%sok %d destroy_waits_for_granted_waiter\n", ok ? "" : "not ",
 		CTX_NR + 1);
 	failed += !ok;
-	pr_info("# test_hsema: %d passed, %d failed\n", CTX_NR + 1 - failed,
+	ok = run_max_case();
+	pr_info("%sok %d max_bounds_releases\n", ok ? "" : "not ", CTX_NR + 2);
+	failed += !ok;
+	pr_info("# test_hsema: %d passed, %d failed\n", CTX_NR + 2 - failed,
 		failed);
 	kfree(tc);
 	return failed ? -EINVAL : 0;
@@ -410,5 +495,5 @@ static void __exit test_hsema_exit(void)
 module_init(test_hsema_init);
 module_exit(test_hsema_exit);
 
-MODULE_DESCRIPTION("hsema: the handoff refusal matrix");
+MODULE_DESCRIPTION("hsema: the handoff refusal matrix, destroy and the maximum");
 MODULE_LICENSE("GPL");

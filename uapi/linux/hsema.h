@@ -81,8 +81,9 @@
 						/* even in normal mode */
 #define HSEMA_WAKE_PUBLISHED	(1U << 9)	/* the caller already added */
 						/* @count to the value */
+#define HSEMA_WAKE_MAX		(1U << 10)	/* @max bounds the release */
 #define HSEMA_WAKE_FLAGS	(HSEMA_F_SHARED | HSEMA_WAKE_HANDOFF | \
-				 HSEMA_WAKE_PUBLISHED)
+				 HSEMA_WAKE_PUBLISHED | HSEMA_WAKE_MAX)
 
 /* HSEMA_IOC_QUERY flags. */
 #define HSEMA_QUERY_FLAGS	HSEMA_F_SHARED
@@ -98,6 +99,7 @@
 #define HSEMA_FEAT_WOKEN	(1ULL << 7)	/* HSEMA_STATE_WOKEN */
 #define HSEMA_FEAT_WAIT_EINTR	(1ULL << 8)	/* HSEMA_WAIT_EINTR */
 #define HSEMA_FEAT_WAIT_OWNED	(1ULL << 9)	/* HSEMA_WAIT_OWNED */
+#define HSEMA_FEAT_MAX		(1ULL << 10)	/* HSEMA_WAKE_MAX */
 
 struct hsema_version {
 	__u32 abi_version;	/* out: HSEMA_ABI_VERSION */
@@ -169,6 +171,14 @@ struct hsema_wait {
  * looked; or, if the queue starts starving, it grants the value's units
  * to the head.  It can only wake, never create a unit.  Not with
  * HSEMA_WAKE_HANDOFF (-EINVAL).
+ *
+ * With HSEMA_WAKE_MAX, @max (1..HSEMA_VALUE_MAX) is the semaphore's
+ * maximum: a release whose @count units, granted to waiters or added to
+ * the word, would make more than @max with the units in the word fails
+ * with -EOVERFLOW and changes nothing.  A published release's units are
+ * in the word already: its caller checked them against the maximum in
+ * its compare-and-swap, and the kernel adds nothing to check.  Without
+ * the flag @max must be zero.
  */
 struct hsema_wake {
 	__u64 uaddr;		/* in: address of the word, 4-byte aligned */
@@ -176,7 +186,15 @@ struct hsema_wake {
 	__u32 flags;		/* in: HSEMA_WAKE_FLAGS */
 	__u32 granted;		/* out: units granted directly to waiters */
 	__u32 woken;		/* out: waiters woken to compete (normal mode) */
-	__u64 reserved[2];	/* in: zero; out: zero */
+	union {
+		__u64 reserved[2];	/* in: zero, but for @max; out: as in */
+		struct {
+			__u32 max;	/* in: with HSEMA_WAKE_MAX, the */
+					/* semaphore's maximum; else zero */
+			__u32 reserved0;	/* in: zero */
+			__u64 reserved1;	/* in: zero */
+		};
+	};
 };
 
 /* A snapshot of the wait queue of the word at @uaddr. */
