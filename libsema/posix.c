@@ -316,7 +316,7 @@ static __attribute__((noinline, cold)) int psem_post_slow(struct psem *p)
 {
 	int saved, ret;
 
-	switch (hsema_word_add(&p->word, 1, HSEMA_VALUE_MAX, psem_publishes)) {
+	switch (hsema_word_add(&p->word, 1, 0, psem_publishes)) {
 	case HSEMA_ADDED:
 		return 0;
 	case HSEMA_ADDED_WAKE:
@@ -346,7 +346,7 @@ static __attribute__((noinline, cold)) int psem_post_slow(struct psem *p)
  */
 static inline int psem_post(struct psem *p)
 {
-	if (hsema_word_add_fast(&p->word, 1, HSEMA_VALUE_MAX))
+	if (hsema_word_add_fast(&p->word, 1, 0))
 		return 0;
 	return psem_post_slow(p);
 }

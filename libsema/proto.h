@@ -10,14 +10,10 @@
  * explains why the two halves cannot lose a wake-up.  Internal: not
  * installed.  Everything is static inline, so each library keeps its fast
  * paths free of calls; each puts what is not fast out of line itself.
- *
- * The includer defines _GNU_SOURCE (hsema_thread_spins() needs
- * sched_getaffinity() and CPU_COUNT()).
  */
 #ifndef LIBSEMA_PROTO_H
 #define LIBSEMA_PROTO_H
 
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -52,71 +48,64 @@ static inline void hsema_cpu_relax(void)
 
 /*
  * How many times an acquirer that found no unit looks again before it
- * enters the kernel.  A unit released by a holder running on another CPU
- * appears within a short critical section; a sleep costs two system calls
- * and two context switches, and once one acquirer sleeps, releases must
- * enter the kernel.  musl's semaphores spin 100 times and measured many
- * times fewer wait/post pairs for it; Go's mutex spins 4 x 30 PAUSE.
- * Bounded, because a holder that was preempted will not be back soon.
+ * enters the kernel, at most.  A unit released by a holder running on
+ * another CPU appears within a short critical section; a sleep costs two
+ * system calls and two context switches, and once one acquirer sleeps,
+ * releases must enter the kernel.  musl's semaphores spin 100 times and
+ * measured many times fewer wait/post pairs for it; Go's mutex spins
+ * 4 x 30 PAUSE.  Bounded, because a holder that was preempted will not be
+ * back soon.
  */
 #define HSEMA_SPIN	100
+/* ... and at least, once spinning stopped paying: a probe that sees it pay again. */
+#define HSEMA_SPIN_MIN	4
 
 /*
- * Whether the calling thread may run on more than one CPU: pinned to one,
- * it spins while the holder it waits for cannot run there (two threads
- * handing a unit back and forth on one CPU took 3.8 times as long with
- * the spin as without).  Asked once per thread, at its first contended
- * acquire, so that the fast path never makes the system call; a thread
- * that changes its affinity later keeps its first answer.
- */
-static inline bool hsema_thread_spins(void)
-{
-	static _Thread_local signed char spins = -1;
-	cpu_set_t set;
-
-	if (spins < 0)
-		spins = !sched_getaffinity(0, sizeof(set), &set) &&
-			CPU_COUNT(&set) > 1;
-	return spins;
-}
-
-/*
- * Spin for a unit before sleeping, only where it can pay: with more than
- * one CPU online (@spins) and allowed to the thread (on one, the holder
- * cannot run while we spin) and never in starvation mode, where units go
- * to the queue's head, not to us.
+ * Spin for a unit before sleeping, where it can pay: with more than one
+ * CPU online (@spins) and never in starvation mode, where units go to the
+ * queue's head, not to us.  Whether the holder runs on another CPU, and
+ * how long it holds, only the outcome tells: each thread halves its
+ * budget after a spin that found nothing and doubles it after one that
+ * took a unit, between HSEMA_SPIN_MIN and HSEMA_SPIN.  Two threads handing
+ * a unit back and forth on one CPU, where the holder cannot run while we
+ * spin, took 3.8 times as long with a full spin as without; on two CPUs
+ * the spin catches nearly every unit.
  */
 static inline bool hsema_word_spin(_Atomic uint32_t *w, bool spins)
 {
+	static _Thread_local unsigned int budget = HSEMA_SPIN;
+	unsigned int i;
 	uint32_t v;
-	int i;
 
-	if (!spins || !hsema_thread_spins())
+	if (!spins)
 		return false;
-	for (i = 0; i < HSEMA_SPIN; i++) {
+	for (i = 0; i < budget; i++) {
 		hsema_cpu_relax();
 		v = atomic_load_explicit(w, memory_order_relaxed);
 		if ((v & HSEMA_STATE_MASK) == HSEMA_STATE_STARVING)
 			return false;
-		if ((v & HSEMA_VALUE_MASK) && hsema_word_take(w))
+		if ((v & HSEMA_VALUE_MASK) && hsema_word_take(w)) {
+			budget = budget * 2 < HSEMA_SPIN ? budget * 2 : HSEMA_SPIN;
 			return true;
+		}
 	}
+	budget = budget / 2 > HSEMA_SPIN_MIN ? budget / 2 : HSEMA_SPIN_MIN;
 	return false;
 }
 
 /*
  * The fast path of every release: @n units added with one compare-and-
  * swap while nobody waits.  False if somebody does, or the value would
- * pass @max (the semaphore's, at most HSEMA_VALUE_MAX): then
- * hsema_word_add() decides (out of line, in the caller's cold path).
+ * pass the semaphore's maximum, HSEMA_VALUE_MAX - @gap: then
+ * hsema_word_add() decides (out of line, in the caller's cold path).  One
+ * compare tests both: a state bit makes the word greater than any value.
  */
 static inline bool hsema_word_add_fast(_Atomic uint32_t *w, unsigned int n,
-				       uint32_t max)
+				       uint32_t gap)
 {
 	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
 
-	return (v & HSEMA_STATE_MASK) == HSEMA_STATE_NONE &&
-	       (v & HSEMA_VALUE_MASK) + n <= max &&
+	return (uint64_t)v + n + gap <= HSEMA_VALUE_MAX &&
 	       atomic_compare_exchange_strong_explicit(w, &v, v + n,
 						       memory_order_release,
 						       memory_order_relaxed);
@@ -135,8 +124,9 @@ enum hsema_add {
 
 /*
  * Add @n units with one compare-and-swap while nobody starves, if that
- * leaves at most @max in the value (the kernel checks what it adds
- * against the same maximum, HSEMA_WAKE_MAX).  Once
+ * leaves at most the semaphore's maximum, HSEMA_VALUE_MAX - @gap, in the
+ * value (the kernel checks what it adds against the same maximum,
+ * HSEMA_WAKE_MAX).  Once
  * somebody waits, @publishes() says whether the module takes
  * HSEMA_WAKE_PUBLISHED (it is asked only then: a process that never saw
  * a waiter needs no device).  A woken waiter counts what it finds in the
@@ -144,7 +134,7 @@ enum hsema_add {
  * then: a batch asks the kernel to wake them all at once.
  */
 static inline enum hsema_add hsema_word_add(_Atomic uint32_t *w, unsigned int n,
-					    uint32_t max,
+					    uint32_t gap,
 					    bool (*publishes)(void))
 {
 	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
@@ -156,7 +146,7 @@ static inline enum hsema_add hsema_word_add(_Atomic uint32_t *w, unsigned int n,
 			return HSEMA_ADD_KERNEL;
 		if (state != HSEMA_STATE_NONE && !publishes())
 			return HSEMA_ADD_KERNEL;
-		if ((v & HSEMA_VALUE_MASK) + n > max)
+		if ((uint64_t)(v & HSEMA_VALUE_MASK) + n + gap > HSEMA_VALUE_MAX)
 			return HSEMA_ADD_OVERFLOW;
 		if (atomic_compare_exchange_weak_explicit(w, &v, v + n,
 							  memory_order_release,

@@ -7,8 +7,6 @@
  * Everything else is the kernel's job, and Documentation/hsema.rst
  * explains why the two halves cannot lose a wake-up.
  */
-/* sched_getaffinity() and CPU_COUNT() (proto.h): whether a thread spins. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -162,17 +160,11 @@ static int sema_wake(sema_t *s, unsigned int n, uint32_t flags)
 	};
 
 	/* The kernel checks what it adds or grants against the maximum. */
-	if (s->__max) {
+	if (s->__max_gap) {
 		a.flags |= HSEMA_WAKE_MAX;
-		a.max = s->__max;
+		a.max = SEMA_VALUE_MAX - s->__max_gap;
 	}
 	return sema_ioctl(HSEMA_IOC_WAKE, &a);
-}
-
-/* The semaphore's maximum: sema_init_max()'s, else the word's. */
-static uint32_t sema_max(const sema_t *s)
-{
-	return s->__max ? s->__max : SEMA_VALUE_MAX;
 }
 
 /* @max 0 is the word's maximum, which needs nothing of the module. */
@@ -193,7 +185,7 @@ static int sema_setup(sema_t *s, unsigned int value, unsigned int max,
 	if (max && !atomic_load_explicit(&sema_has_max, memory_order_relaxed))
 		return -EOPNOTSUPP;
 	memset(s, 0, sizeof(*s));
-	s->__max = max == SEMA_VALUE_MAX ? 0 : max;
+	s->__max_gap = max ? SEMA_VALUE_MAX - max : 0;
 	atomic_store_explicit(sema_word(s), value, memory_order_release);
 	s->__flags = SEMA_MAGIC | flags;
 	return 0;
@@ -238,7 +230,7 @@ SEMA_EXPORT int sema_destroy(sema_t *s)
 /*
  * An acquire that found no unit: spin, then wait in the kernel.  Out of
  * line and cold, so that the fast path needs no stack frame (the spin's
- * thread-local affinity answer made the compiler set one up first).
+ * thread-local budget made the compiler set one up first).
  */
 static __attribute__((noinline, cold)) int
 sema_acquire_slow(sema_t *s, const struct timespec *abstime, clockid_t clock)
@@ -301,7 +293,7 @@ static bool sema_publishes(void)
 static __attribute__((noinline, cold)) int sema_add_slow(sema_t *s,
 							unsigned int n)
 {
-	switch (hsema_word_add(sema_word(s), n, sema_max(s), sema_publishes)) {
+	switch (hsema_word_add(sema_word(s), n, s->__max_gap, sema_publishes)) {
 	case HSEMA_ADDED:
 		return 0;
 	case HSEMA_ADDED_WAKE:
@@ -324,7 +316,7 @@ static __attribute__((noinline, cold)) int sema_add_slow(sema_t *s,
  */
 static inline int sema_add(sema_t *s, unsigned int n)
 {
-	if (hsema_word_add_fast(sema_word(s), n, sema_max(s)))
+	if (hsema_word_add_fast(sema_word(s), n, s->__max_gap))
 		return 0;
 	return sema_add_slow(s, n);
 }
@@ -355,7 +347,7 @@ SEMA_EXPORT int sema_release_handoff(sema_t *s)
 	for (;;) {
 		if (v & (HSEMA_WAITERS | HSEMA_STARVING))
 			return sema_wake(s, 1, HSEMA_WAKE_HANDOFF);
-		if ((v & HSEMA_VALUE_MASK) + 1 > sema_max(s))
+		if ((v & HSEMA_VALUE_MASK) + 1 + s->__max_gap > SEMA_VALUE_MAX)
 			return -EOVERFLOW;
 		if (atomic_compare_exchange_weak_explicit(w, &v, v + 1,
 							  memory_order_release,

@@ -38,8 +38,8 @@ typedef struct sema {
 	_Alignas(16) uint32_t __word;	/* the word the kernel knows */
 	uint32_t __flags;		/* init flags and a magic number */
 	uint32_t __starve_us;		/* starvation threshold, 0 = default */
-	uint32_t __max;			/* releases never pass it, 0 = */
-					/* SEMA_VALUE_MAX */
+	uint32_t __max_gap;		/* SEMA_VALUE_MAX - the maximum */
+					/* (sema_init_max()), 0 for none */
 } sema_t;
 
 int sema_init(sema_t *s, unsigned int value, unsigned int flags);
