@@ -72,7 +72,10 @@ void hsema_directed_yield(struct task_struct *p)
 	 * "next buddy") and yields: under EEVDF (6.6 and later) the yield
 	 * moves our deadline past our current slice, so @p, which is eligible
 	 * and picked first, runs next; under CFS (6.1) we are marked to be
-	 * skipped instead.  Either way @p runs next when it is on our CPU.
+	 * skipped instead, and @p runs next unless its vruntime is more than
+	 * a wake-up granularity ahead of ours: a waiter that slept wakes with
+	 * the sleeper's credit, but a thread created an instant ago still
+	 * carries the debit of its first slice.
 	 * It declines (returns 0) when @p is running already or is of
 	 * another scheduling class: the handoff then happened without us.
 	 */

@@ -13,6 +13,12 @@
  * CPU (or the wake-up preempts the releaser), the waiter returns from its
  * WAIT and unmaps the releaser's argument page before the releaser writes
  * its answer.  Each round checks that the unit moved exactly once.
+ *
+ * The waiter is a new thread each round, and CFS (6.1) starts a new thread
+ * a slice behind: the yield would pass it over.  The releaser therefore
+ * runs alone for a while before it releases, so that the sleeping waiter
+ * wakes with the sleeper's credit and is the task CFS picks next, as a
+ * waiter that has waited would be.  EEVDF (6.6 and later) needs no help.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +35,8 @@
 #include "hsema_util.h"
 
 #define ROUNDS	40
+/* Twice 6.1's default latency period on 8 CPUs and more (6 ms x 4). */
+#define SOLO_NS	(48 * 1000 * 1000LL)
 
 struct round {
 	int fd;
@@ -74,6 +82,7 @@ TEST(wake_reports_release_after_argument_unmapped)
 		ASSERT_NE(MAP_FAILED, r.arg);
 		ASSERT_EQ(0, pthread_create(&t, NULL, waiter, &r));
 		ASSERT_EQ(0, hsema_wait_queued(fd, &r.sem, 0, 1, NULL));
+		spin_ns(SOLO_NS);
 
 		r.arg->uaddr = hsema_uaddr(&r.sem);
 		r.arg->count = 1;
