@@ -27,8 +27,35 @@ enum hsema_wstate {
 };
 
 /*
- * One sleeping task.  Lives on the waiter's stack; a releaser touches it
- * only under the queue's lock, and the waiter leaves only under that lock.
+ * A wait for any of several semaphores (waitany.c) has a waiter in each of
+ * their queues, all pointing at one claim: which of them owns, or is being
+ * granted, the one unit the wait may take.  Whoever changes it from
+ * HSEMA_CLAIM_NONE holds the lock of that entry's queue (a releaser that
+ * grants, or the waiting task that takes a unit from the word), and only
+ * that lock holder may reset it: so under an entry's lock, a claim naming
+ * that entry is either its own lock holder's or belongs to a waiter that
+ * has been granted and has left the queue.  HSEMA_CLAIM_LEAVING is the
+ * waiting task's own, when it times out or is interrupted: then no queue
+ * may grant it anything while it leaves them all.
+ */
+#define HSEMA_CLAIM_NONE	(-1)
+#define HSEMA_CLAIM_LEAVING	(-2)
+
+struct hsema_multi {
+	atomic_t claim;
+	/*
+	 * Set, never cleared, once the claim is final: the unit was granted
+	 * or taken, or the wait is leaving.  Releases of the other queues
+	 * then wake others before this task's waiters, which are about to
+	 * withdraw; a stale false only costs a wake-up passed on later.
+	 */
+	bool done;
+};
+
+/*
+ * One sleeping task.  Lives on the waiter's stack (or, for a wait for
+ * any, in its array); a releaser touches it only under the queue's lock,
+ * and the waiter leaves only under that lock.
  */
 struct hsema_waiter {
 	struct list_head node;		/* in hsema_queue.waiters, ticket order */
@@ -38,6 +65,8 @@ struct hsema_waiter {
 	u64 queued_ns;			/* ktime_get_ns() when queued */
 	u64 starve_ns;			/* this waiter's starvation threshold */
 	enum hsema_wstate state;
+	int index;			/* the entry, in a wait for any */
+	struct hsema_multi *multi;	/* NULL unless a wait for any */
 };
 
 /*
@@ -109,6 +138,59 @@ int hsema_wait(u32 __user *uaddr, unsigned int flags, const ktime_t *deadline,
 int hsema_wake(u32 __user *uaddr, unsigned int flags, u32 count, u32 max,
 	       bool may_yield, struct hsema_wake *out);
 int hsema_query(u32 __user *uaddr, unsigned int flags, struct hsema_query *qr);
+
+/* waitwake.c, for waitany.c */
+#define HSEMA_WAKEQ_INLINE	16
+
+/* Tasks to wake once the lock is dropped: see waitwake.c. */
+struct hsema_wakeq {
+	unsigned int n, cap;
+	struct task_struct **task;
+	struct task_struct *inline_task[HSEMA_WAKEQ_INLINE];
+};
+
+/* What compete() asks its caller to do. */
+enum hsema_compete {
+	HSEMA_C_ACQUIRED,	/* we own a unit */
+	HSEMA_C_SLEEP,		/* we are queued: sleep */
+	HSEMA_C_RECOVER,	/* *err: fault the word in, or retry unlocked */
+	HSEMA_C_NOMEM,		/* a newcomer needs a queue allocated */
+	HSEMA_C_CLAIMED,	/* a wait for any owns a unit elsewhere */
+};
+
+enum hsema_leave {
+	HSEMA_LEAVE_TIMEOUT,
+	HSEMA_LEAVE_SIGNAL,
+	HSEMA_LEAVE_FAULT,
+	HSEMA_LEAVE_WITHDRAWN,	/* a wait for any got its unit elsewhere */
+};
+
+void hsema_site_lock(struct hsema_site *site);
+void hsema_site_unlock(struct hsema_site *site);
+void hsema_wakeq_init(struct hsema_wakeq *wq);
+void hsema_wakeq_wake(struct hsema_wakeq *wq);
+enum hsema_compete hsema_compete(struct hsema_site *site,
+				 struct hsema_waiter *w,
+				 struct hsema_queue **spare,
+				 struct hsema_queue **dead,
+				 struct hsema_wakeq *wq, int *err);
+struct hsema_queue *hsema_leave_queue(struct hsema_site *site,
+				      struct hsema_waiter *w,
+				      enum hsema_leave why,
+				      struct hsema_wakeq *wq);
+int hsema_word_recover(struct hsema_site *site, int err,
+		       unsigned int *faults, bool killable);
+
+/* waitany.c */
+struct hsema_any;
+struct hsema_any *hsema_any_alloc(unsigned int n, gfp_t gfp);
+void hsema_any_free(struct hsema_any *a);
+struct hsema_site *hsema_any_site(struct hsema_any *a, unsigned int i);
+void hsema_any_slot_init(struct hsema_any *a, unsigned int i, u64 starve_ns);
+int hsema_any_wait(struct hsema_any *a, unsigned int state, clockid_t clock,
+		   const ktime_t *deadline);
+int hsema_wait_any(const struct hsema_any_entry *e, unsigned int n,
+		   unsigned int flags, const ktime_t *deadline);
 
 /* handoff.c */
 int hsema_yield_refusal(void);

@@ -92,6 +92,9 @@ int hsema_acquire_interruptible(struct hsema *s);
 int hsema_acquire_killable(struct hsema *s);
 int hsema_acquire_timeout(struct hsema *s, ktime_t timeout);
 bool hsema_try_acquire(struct hsema *s);
+/* At most HSEMA_ANY_MAX (64, <linux/hsema.h>) semaphores. */
+int hsema_acquire_any(struct hsema *const sems[], unsigned int n,
+		      ktime_t timeout);
 
 int hsema_release(struct hsema *s, unsigned int n);
 int hsema_release_handoff(struct hsema *s);

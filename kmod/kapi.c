@@ -175,6 +175,45 @@ int hsema_acquire_timeout(struct hsema *s, ktime_t timeout)
 }
 EXPORT_SYMBOL_GPL(hsema_acquire_timeout);
 
+/*
+ * Killable, for at most @timeout (KTIME_MAX: no limit), a unit of any of
+ * @n semaphores (1 <= @n <= HSEMA_ANY_MAX; one may appear more than once):
+ * returns the index of the one acquired, the lowest with a unit when
+ * several have one, or -ETIMEDOUT, -EINTR, -EINVAL or -ENOMEM.  Each
+ * semaphore queues the caller with its own ticket and threshold, and only
+ * one of them gives it a unit (see waitany.c).  May sleep, and allocates.
+ */
+int hsema_acquire_any(struct hsema *const sems[], unsigned int n,
+		      ktime_t timeout)
+{
+	ktime_t deadline = ktime_add_safe(ktime_get(), timeout);
+	struct hsema_any *a;
+	unsigned int i;
+	int ret;
+
+	might_sleep();
+	if (!n || n > HSEMA_ANY_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (hsema_try_acquire(sems[i]))
+			return i;
+	a = hsema_any_alloc(n, GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		hsema_use(sems[i]);
+		hsema_site_kernel(sems[i], hsema_any_site(a, i));
+		hsema_any_slot_init(a, i, READ_ONCE(sems[i]->starve_ns));
+	}
+	ret = hsema_any_wait(a, TASK_KILLABLE, CLOCK_MONOTONIC,
+			     timeout == KTIME_MAX ? NULL : &deadline);
+	for (i = 0; i < n; i++)
+		hsema_unuse(sems[i]);
+	hsema_any_free(a);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(hsema_acquire_any);
+
 static int hsema_release_common(struct hsema *s, unsigned int n, bool handoff)
 {
 	struct hsema_site site;

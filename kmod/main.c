@@ -12,9 +12,11 @@
 #include <linux/fs.h>
 #include <linux/ktime.h>
 #include <linux/nsproxy.h>
+#include <linux/slab.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/string.h>
 #include <linux/time64.h>
 #include <linux/time_namespace.h>
 #include <linux/uaccess.h>
@@ -30,7 +32,7 @@ MODULE_PARM_DESC(starve_ns,
 			HSEMA_FEAT_QUERY | HSEMA_FEAT_STATS | \
 			HSEMA_FEAT_PUBLISHED | HSEMA_FEAT_WOKEN | \
 			HSEMA_FEAT_WAIT_EINTR | HSEMA_FEAT_WAIT_OWNED | \
-			HSEMA_FEAT_MAX)
+			HSEMA_FEAT_MAX | HSEMA_FEAT_WAIT_ANY)
 
 static bool hsema_reserved_zero(const __u64 *r, size_t n)
 {
@@ -74,6 +76,22 @@ static ktime_t hsema_deadline_to_host(ktime_t tim)
 	return tim;
 }
 
+/* A wait's absolute deadline, as the host's clock reads it, or -EINVAL. */
+static int hsema_deadline(u32 flags, s64 sec, s64 nsec, ktime_t *abs)
+{
+	struct timespec64 ts;
+
+	if (sec < 0 || nsec < 0 || nsec >= NSEC_PER_SEC)
+		return -EINVAL;
+	ts.tv_sec = sec;
+	ts.tv_nsec = nsec;
+	*abs = timespec64_to_ktime(ts);
+	/* CLOCK_REALTIME is the same in every time namespace. */
+	if (!(flags & HSEMA_WAIT_REALTIME))
+		*abs = hsema_deadline_to_host(*abs);
+	return 0;
+}
+
 /*
  * HSEMA_WAIT_OWNED: the caller learns from memory, not from the return
  * value, whether it owns a unit, because a signal handler that runs on
@@ -104,7 +122,6 @@ static long hsema_ioc_wait(void __user *arg)
 {
 	const ktime_t *deadline = NULL;
 	u32 __user *owned = NULL;
-	struct timespec64 ts;
 	struct hsema_wait a;
 	ktime_t abs;
 	long ret;
@@ -124,15 +141,10 @@ static long hsema_ioc_wait(void __user *arg)
 	}
 
 	if (a.flags & HSEMA_WAIT_TIMEOUT) {
-		if (a.deadline_sec < 0 || a.deadline_nsec < 0 ||
-		    a.deadline_nsec >= NSEC_PER_SEC)
-			return -EINVAL;
-		ts.tv_sec = a.deadline_sec;
-		ts.tv_nsec = a.deadline_nsec;
-		abs = timespec64_to_ktime(ts);
-		/* CLOCK_REALTIME is the same in every time namespace. */
-		if (!(a.flags & HSEMA_WAIT_REALTIME))
-			abs = hsema_deadline_to_host(abs);
+		ret = hsema_deadline(a.flags, a.deadline_sec, a.deadline_nsec,
+				     &abs);
+		if (ret)
+			return ret;
 		deadline = &abs;
 	}
 
@@ -146,6 +158,52 @@ static long hsema_ioc_wait(void __user *arg)
 	 * -ERESTARTSYS: a handler that ran makes it EINTR whatever
 	 * SA_RESTART says; a stop without a handler restarts the call.
 	 */
+	if (ret == -ERESTARTSYS && (a.flags & HSEMA_WAIT_EINTR))
+		ret = -ERESTARTNOHAND;
+	return ret;
+}
+
+/*
+ * The entries are copied in before anything is looked at, so a caller
+ * that changes them meanwhile changes nothing the wait relies on.
+ */
+static long hsema_ioc_wait_any(void __user *arg)
+{
+	const ktime_t *deadline = NULL;
+	struct hsema_any_entry *e;
+	struct hsema_wait_any a;
+	unsigned int i;
+	ktime_t abs;
+	long ret;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
+		return -EFAULT;
+	if ((a.flags & ~HSEMA_WAIT_ANY_FLAGS) ||
+	    !hsema_reserved_zero(a.reserved, ARRAY_SIZE(a.reserved)))
+		return -EINVAL;
+	if ((a.flags & HSEMA_WAIT_REALTIME) && !(a.flags & HSEMA_WAIT_TIMEOUT))
+		return -EINVAL;
+	if (!a.count || a.count > HSEMA_ANY_MAX)
+		return -EINVAL;
+	if (a.flags & HSEMA_WAIT_TIMEOUT) {
+		ret = hsema_deadline(a.flags, a.deadline_sec, a.deadline_nsec,
+				     &abs);
+		if (ret)
+			return ret;
+		deadline = &abs;
+	}
+	e = memdup_user(u64_to_user_ptr(a.entries), a.count * sizeof(*e));
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	for (i = 0; i < a.count; i++) {
+		if ((e[i].flags & ~HSEMA_ANY_ENTRY_FLAGS) || e[i].pad) {
+			kfree(e);
+			return -EINVAL;
+		}
+	}
+	ret = hsema_wait_any(e, a.count, a.flags, deadline);
+	kfree(e);
+	/* As for HSEMA_IOC_WAIT: every waiter has left its queue. */
 	if (ret == -ERESTARTSYS && (a.flags & HSEMA_WAIT_EINTR))
 		ret = -ERESTARTNOHAND;
 	return ret;
@@ -240,6 +298,8 @@ static long hsema_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return hsema_ioc_query(uarg);
 	case HSEMA_IOC_STATS:
 		return hsema_ioc_stats(uarg);
+	case HSEMA_IOC_WAIT_ANY:
+		return hsema_ioc_wait_any(uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -56,6 +56,12 @@ DEFINE_EVENT(hsema_waiter_class, name,					\
 
 /* A waiter took a ticket and joined the tail. */
 HSEMA_WAITER_EVENT(hsema_queued);
+/*
+ * A wait for any of several semaphores took a ticket and joined the tail:
+ * the task may be queued in several queues at once, and grants pass it
+ * over once it owns a unit of another.
+ */
+HSEMA_WAITER_EVENT(hsema_queued_any);
 /* A queued waiter was woken to compete for a unit; it stays queued. */
 HSEMA_WAITER_EVENT(hsema_woken);
 /* A woken waiter lost the competition and sleeps again at its place. */
@@ -70,6 +76,8 @@ HSEMA_WAITER_EVENT(hsema_timedout);
 HSEMA_WAITER_EVENT(hsema_interrupted);
 /* The word became inaccessible and the waiter left the queue (terminal). */
 HSEMA_WAITER_EVENT(hsema_faulted);
+/* A wait for any left this queue: it got its unit elsewhere (terminal). */
+HSEMA_WAITER_EVENT(hsema_withdrawn);
 
 TRACE_EVENT(hsema_starvation,
 	TP_PROTO(const struct hsema_key *key, bool starving, u32 depth),

@@ -67,8 +67,8 @@
  * of one unit publishes it and does not call the kernel at all: the woken
  * waiter looks at the value under the lock when it runs, and if it takes
  * a unit it wakes a sleeper for each unit left that no woken waiter
- * claims (compete()); if it finds none, it sleeps again and the word reads
- * WAITERS, so the next release calls.  Only the kernel sets WOKEN, under
+ * claims (hsema_compete()); if it finds none, it sleeps again and the
+ * word reads WAITERS, so the next release calls.  Only the kernel sets WOKEN, under
  * the lock, when it has woken a waiter (Go's sync.Mutex keeps mutexWoken
  * for the same purpose, but lets the unlocker set it).  The invariant
  * becomes: while anybody sleeps, a unit in the value is claimed by a
@@ -94,6 +94,16 @@
  * A granted unit is never lost: the waiter checks for a grant before it
  * acts on a timeout or a signal, and a waiter that is dying when it wins
  * a unit releases it again before it returns.
+ *
+ * A wait for any of several semaphores (waitany.c) queues one waiter in
+ * each of their queues, and each queue treats it as one of its own, with
+ * one difference: before a unit goes to it, from a grant or from the word,
+ * its claim (struct hsema_multi) must be won under that queue's lock.  A
+ * release skips a waiter whose claim is taken (it owns, or is leaving with,
+ * a unit of another queue), so no two releases can give it two units; its
+ * task then withdraws it from the other queues, passing on a wake-up it
+ * got there as a waiter that times out does.  Wake-ups need no claim:
+ * they give nothing, and a wasted one is passed on.
  *
  * The same code serves kernel semaphores (struct hsema, kapi.c): their word
  * is kernel memory, which never faults, and their queue and lock are their
@@ -175,6 +185,56 @@ static void site_unlock(struct hsema_site *site)
 		spin_unlock(site->ulock);
 }
 
+void hsema_site_lock(struct hsema_site *site)
+	__acquires(site)
+{
+	site_lock(site);
+}
+
+void hsema_site_unlock(struct hsema_site *site)
+	__releases(site)
+{
+	site_unlock(site);
+}
+
+/*
+ * Win @w's claim, under its queue's lock, before a unit goes to it: always
+ * for a single waiter, once for a wait for any.  False if the wait owns or
+ * is being granted a unit elsewhere, or is leaving.
+ */
+static bool waiter_claim(struct hsema_waiter *w)
+{
+	return !w->multi ||
+	       atomic_cmpxchg(&w->multi->claim, HSEMA_CLAIM_NONE,
+			      w->index) == HSEMA_CLAIM_NONE;
+}
+
+/* Undo waiter_claim() when the unit did not go to @w after all. */
+static void waiter_unclaim(struct hsema_waiter *w)
+{
+	if (w->multi)
+		atomic_set_release(&w->multi->claim, HSEMA_CLAIM_NONE);
+}
+
+/* The claim won is final: see struct hsema_multi. */
+static void waiter_claim_done(struct hsema_waiter *w)
+{
+	if (w->multi)
+		WRITE_ONCE(w->multi->done, true);
+}
+
+/* Whether @w is a wait for any that owns its unit elsewhere, or leaves. */
+static bool waiter_done(const struct hsema_waiter *w)
+{
+	return w->multi && READ_ONCE(w->multi->done);
+}
+
+/* Whether a release claimed @w in this lock hold (see plan_release()). */
+static bool waiter_claimed_here(const struct hsema_waiter *w)
+{
+	return !w->multi || atomic_read(&w->multi->claim) == w->index;
+}
+
 /*
  * A user word is accessed through the caller's own mapping with page
  * faults disabled, never through a pinned page: after fork() a private
@@ -247,8 +307,8 @@ static int word_fault_in(struct hsema_site *site)
  * the release by which a dying waiter passes its unit on is not killable
  * (it starts with the signal pending), only bounded.
  */
-static int word_recover(struct hsema_site *site, int err,
-			unsigned int *faults, bool killable)
+int hsema_word_recover(struct hsema_site *site, int err,
+		       unsigned int *faults, bool killable)
 {
 	int ret = 0;
 
@@ -312,7 +372,8 @@ static struct hsema_queue *site_install(struct hsema_site *site,
  * The word's state for a queue of @nr_waiters, @nr_woken of them woken
  * and not yet run (see uapi/linux/hsema.h).  WOKEN lets a release of one
  * unit stay in userspace: a woken waiter looks at the value when it runs,
- * under the lock, and wakes for the units nobody claims (compete()).
+ * under the lock, and wakes for the units nobody claims
+ * (hsema_compete()).
  */
 static u32 queue_bits(u32 nr_waiters, bool starving, u32 nr_woken)
 {
@@ -372,6 +433,21 @@ static bool starve_due(const struct hsema_queue *q,
 	       now - q->normal_ns > rest;
 }
 
+/*
+ * starve_due() for the first waiter that still waits: a wait for any that
+ * owns its unit elsewhere is about to withdraw, and whether the queue
+ * starves must not depend on how long it waited.
+ */
+static bool starve_due_first(const struct hsema_queue *q, u64 now)
+{
+	const struct hsema_waiter *w;
+
+	list_for_each_entry(w, &q->waiters, node)
+		if (!waiter_done(w))
+			return starve_due(q, w, now);
+	return false;
+}
+
 static void starve_enter(struct hsema_site *site, struct hsema_queue *q)
 {
 	q->batch_end = list_last_entry(&q->waiters, struct hsema_waiter,
@@ -405,15 +481,7 @@ static void starve_exit(struct hsema_site *site, struct hsema_queue *q)
  * again.  Only a release that cannot allocate (any kernel semaphore's, or
  * one that found no memory) wakes the tasks past the array under the lock.
  */
-#define HSEMA_WAKEQ_INLINE	16
-
-struct hsema_wakeq {
-	unsigned int n, cap;
-	struct task_struct **task;
-	struct task_struct *inline_task[HSEMA_WAKEQ_INLINE];
-};
-
-static void wakeq_init(struct hsema_wakeq *wq)
+void hsema_wakeq_init(struct hsema_wakeq *wq)
 {
 	wq->n = 0;
 	wq->cap = ARRAY_SIZE(wq->inline_task);
@@ -448,7 +516,7 @@ static void wakeq_add(struct hsema_wakeq *wq, struct task_struct *t)
 }
 
 /* Called unlocked. */
-static void wakeq_wake(struct hsema_wakeq *wq)
+void hsema_wakeq_wake(struct hsema_wakeq *wq)
 {
 	unsigned int i;
 
@@ -458,7 +526,7 @@ static void wakeq_wake(struct hsema_wakeq *wq)
 	}
 	if (wq->task != wq->inline_task)
 		kvfree(wq->task);
-	wakeq_init(wq);
+	hsema_wakeq_init(wq);
 }
 
 static void wake_waiter(struct hsema_site *site, struct hsema_queue *q,
@@ -485,7 +553,13 @@ static u32 unclaimed_wakes(u32 value, u32 left, u32 woken,
 	return min3(unclaimed, left - woken, wq->cap - wq->n);
 }
 
-/* Wake the first @n sleepers of @q, in ticket order. */
+/*
+ * Wake the first @n sleepers of @q, in ticket order, passing over the
+ * waiters of waits for any that are done (they withdraw soon, and a
+ * wake-up would wait for them to pass it on) while others sleep.  The
+ * count is the planned one whatever changed meanwhile: if too few others
+ * sleep, those waiters are woken after all, and will pass it on.
+ */
 static void wake_sleepers(struct hsema_site *site, struct hsema_queue *q,
 			  u32 n, struct hsema_wakeq *wq)
 {
@@ -493,7 +567,15 @@ static void wake_sleepers(struct hsema_site *site, struct hsema_queue *q,
 
 	list_for_each_entry(w, &q->waiters, node) {
 		if (!n)
-			break;
+			return;
+		if (w->state == HSEMA_W_QUEUED && !waiter_done(w)) {
+			wake_waiter(site, q, w, wq);
+			n--;
+		}
+	}
+	list_for_each_entry(w, &q->waiters, node) {
+		if (!n)
+			return;
 		if (w->state == HSEMA_W_QUEUED) {
 			wake_waiter(site, q, w, wq);
 			n--;
@@ -501,22 +583,19 @@ static void wake_sleepers(struct hsema_site *site, struct hsema_queue *q,
 	}
 }
 
-enum hsema_leave { HSEMA_LEAVE_TIMEOUT, HSEMA_LEAVE_SIGNAL, HSEMA_LEAVE_FAULT };
-
 /*
  * Leave the queue without a unit.  If we had been woken to compete, the
  * wake passes to the next sleeping waiter, or the unit it announced could
  * sit in the value while everyone sleeps.  The word is updated
  * best-effort: see "stale bits" above.
  */
-static struct hsema_queue *leave_queue(struct hsema_site *site,
-				       struct hsema_waiter *w,
-				       enum hsema_leave why,
-				       struct hsema_wakeq *wq)
+struct hsema_queue *hsema_leave_queue(struct hsema_site *site,
+				      struct hsema_waiter *w,
+				      enum hsema_leave why,
+				      struct hsema_wakeq *wq)
 {
 	struct hsema_queue *q = w->q, *dead;
 	bool was_woken = w->state == HSEMA_W_WOKEN;
-	struct hsema_waiter *next;
 	u32 old, cur, bits;
 
 	dead = hsema_dequeue(w);
@@ -532,18 +611,15 @@ static struct hsema_queue *leave_queue(struct hsema_site *site,
 	case HSEMA_LEAVE_FAULT:
 		trace_hsema_faulted(&site->key, w, q->nr_waiters);
 		break;
+	case HSEMA_LEAVE_WITHDRAWN:
+		trace_hsema_withdrawn(&site->key, w, q->nr_waiters);
+		break;
 	}
 
 	if (!q->nr_waiters && q->starving)
 		starve_exit(site, q);
-	if (q->nr_waiters && was_woken) {
-		list_for_each_entry(next, &q->waiters, node) {
-			if (next->state == HSEMA_W_QUEUED) {
-				wake_waiter(site, q, next, wq);
-				break;
-			}
-		}
-	}
+	if (q->nr_waiters && was_woken)
+		wake_sleepers(site, q, 1, wq);
 
 	bits = queue_bits(q->nr_waiters, q->starving, q->nr_woken);
 	if (!word_read(site, &old)) {
@@ -559,14 +635,6 @@ static struct hsema_queue *leave_queue(struct hsema_site *site,
 	return dead;
 }
 
-/* What compete() asks its caller to do. */
-enum hsema_compete {
-	HSEMA_C_ACQUIRED,	/* we own a unit */
-	HSEMA_C_SLEEP,		/* we are queued: sleep */
-	HSEMA_C_RECOVER,	/* *err: fault the word in, or retry unlocked */
-	HSEMA_C_NOMEM,		/* a newcomer needs a queue allocated */
-};
-
 /*
  * Take a unit from the word, or queue (a newcomer) or requeue at our place
  * (a woken waiter that lost).  Only HSEMA_C_SLEEP leaves us queued and
@@ -578,17 +646,17 @@ enum hsema_compete {
  * the word WOKEN added theirs without a call, counting on the woken
  * waiters to look at the value when they run, and this is where they do.
  */
-static enum hsema_compete compete(struct hsema_site *site,
-				  struct hsema_waiter *w,
-				  struct hsema_queue **spare,
-				  struct hsema_queue **dead,
-				  struct hsema_wakeq *wq, int *err)
+enum hsema_compete hsema_compete(struct hsema_site *site,
+				 struct hsema_waiter *w,
+				 struct hsema_queue **spare,
+				 struct hsema_queue **dead,
+				 struct hsema_wakeq *wq, int *err)
 {
 	struct hsema_queue *q = w->q ?: site_queue(site);
 	bool was_woken = w->state == HSEMA_W_WOKEN;
 	bool starving = q && q->starving;
 	u32 old, new, cur, left, woken, wake;
-	bool enter = false;
+	bool enter = false, claimed = false;
 	int ret;
 
 	ret = word_read(site, &old);
@@ -600,6 +668,10 @@ static enum hsema_compete compete(struct hsema_site *site,
 	left = q ? q->nr_waiters - !!w->q : 0;
 	for (;;) {
 		if (!starving && (old & HSEMA_VALUE_MASK)) {
+			/* A wait for any takes one unit, from one queue. */
+			if (!claimed && !waiter_claim(w))
+				return HSEMA_C_CLAIMED;
+			claimed = true;
 			/* Take a unit; if we were queued, we leave. */
 			wake = q ? unclaimed_wakes((old & HSEMA_VALUE_MASK) - 1,
 						   left, woken, wq) : 0;
@@ -612,6 +684,7 @@ static enum hsema_compete compete(struct hsema_site *site,
 				old = cur;
 				continue;
 			}
+			waiter_claim_done(w);
 			if (w->q) {
 				hsema_qstat_inc(q, slow_acquires);
 				hsema_stat_wait_time(q, waited_ns(w, ktime_get_ns()));
@@ -625,6 +698,15 @@ static enum hsema_compete compete(struct hsema_site *site,
 			return HSEMA_C_ACQUIRED;
 		}
 
+		if (claimed) {
+			/* The unit went while we looked: so did the claim. */
+			waiter_unclaim(w);
+			claimed = false;
+		}
+		/* Owning a unit elsewhere, it must not make this queue starve. */
+		if (w->multi &&
+		    atomic_read(&w->multi->claim) != HSEMA_CLAIM_NONE)
+			return HSEMA_C_CLAIMED;
 		if (!q && !site->fixed && !*spare)
 			return HSEMA_C_NOMEM;
 
@@ -657,7 +739,10 @@ static enum hsema_compete compete(struct hsema_site *site,
 		if (!q)
 			q = site_install(site, spare);
 		hsema_enqueue(q, w);
-		trace_hsema_queued(&site->key, w, q->nr_waiters);
+		if (w->multi)
+			trace_hsema_queued_any(&site->key, w, q->nr_waiters);
+		else
+			trace_hsema_queued(&site->key, w, q->nr_waiters);
 	} else if (was_woken) {
 		/* Lost to a newcomer: sleep again, keeping our ticket. */
 		WRITE_ONCE(w->state, HSEMA_W_QUEUED);
@@ -670,6 +755,8 @@ static enum hsema_compete compete(struct hsema_site *site,
 	return HSEMA_C_SLEEP;
 
 recover:
+	if (claimed)
+		waiter_unclaim(w);
 	*err = ret;
 	return HSEMA_C_RECOVER;
 }
@@ -702,7 +789,7 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 		hrtimer_set_expires_range_ns(&to->timer, *deadline,
 					     current->timer_slack_ns);
 	}
-	wakeq_init(&wq);
+	hsema_wakeq_init(&wq);
 
 	site_lock(site);
 	for (;;) {
@@ -712,11 +799,15 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 			break;
 		}
 		if (w.state == HSEMA_W_NONE || w.state == HSEMA_W_WOKEN) {
-			c = compete(site, &w, &spare, &dead, &wq, &err);
+			c = hsema_compete(site, &w, &spare, &dead, &wq, &err);
 			switch (c) {
 			case HSEMA_C_ACQUIRED:
 				ret = 0;
 				goto out;
+			case HSEMA_C_CLAIMED:
+				/* Only a wait for any can lose its claim. */
+				WARN_ON_ONCE(1);
+				fallthrough;
 			case HSEMA_C_SLEEP:
 				faults = 0;
 				break;
@@ -728,8 +819,8 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 					spare = hsema_queue_alloc();
 					ret = spare ? 0 : -ENOMEM;
 				} else {
-					ret = word_recover(site, err, &faults,
-							   true);
+					ret = hsema_word_recover(site, err,
+								 &faults, true);
 				}
 				site_lock(site);
 				if (!ret)
@@ -737,20 +828,21 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 				if (w.state == HSEMA_W_GRANTED)
 					ret = 0;
 				else if (w.state != HSEMA_W_NONE)
-					dead = leave_queue(site, &w,
-							   ret == -EINTR ?
-							   HSEMA_LEAVE_SIGNAL :
-							   HSEMA_LEAVE_FAULT, &wq);
+					dead = hsema_leave_queue(site, &w,
+								 ret == -EINTR ?
+								 HSEMA_LEAVE_SIGNAL :
+								 HSEMA_LEAVE_FAULT,
+								 &wq);
 				goto out;
 			}
 		}
 		if (to && !to->task) {
-			dead = leave_queue(site, &w, HSEMA_LEAVE_TIMEOUT, &wq);
+			dead = hsema_leave_queue(site, &w, HSEMA_LEAVE_TIMEOUT, &wq);
 			ret = -ETIMEDOUT;
 			break;
 		}
 		if (signal_pending_state(state, current)) {
-			dead = leave_queue(site, &w, HSEMA_LEAVE_SIGNAL, &wq);
+			dead = hsema_leave_queue(site, &w, HSEMA_LEAVE_SIGNAL, &wq);
 			ret = site->uaddr ? -ERESTARTSYS : -EINTR;
 			break;
 		}
@@ -768,7 +860,7 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 	}
 out:
 	site_unlock(site);
-	wakeq_wake(&wq);
+	hsema_wakeq_wake(&wq);
 
 	if (to) {
 		hrtimer_cancel(&to->timer);
@@ -790,7 +882,8 @@ out:
 struct hsema_plan {
 	bool enter;		/* the queue starts starving */
 	bool starving;		/* ... and is starving afterwards */
-	u32 exit_after;		/* starvation ends after this many grants */
+	bool exit;		/* starvation ends in this release */
+	u32 exit_after;		/* ... after this many grants */
 	u32 grant;		/* waiters granted a unit, from the head */
 	u32 wake;		/* sleeping waiters woken to compete */
 	u32 base;		/* value kept in the word */
@@ -829,7 +922,7 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 	 * threads) has nothing to grant: it leaves the entry to the next
 	 * release, which has, so that an episode always begins with a grant.
 	 */
-	if (!starving && (units || p->base) && starve_due(q, w, now)) {
+	if (!starving && (units || p->base) && starve_due_first(q, now)) {
 		/*
 		 * The head has waited too long.  Units already in the word
 		 * were announced to woken waiters that have not run yet;
@@ -847,6 +940,14 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 		list_for_each_entry_from(w, &q->waiters, node) {
 			if (!units)
 				break;
+			/*
+			 * A wait for any that owns a unit elsewhere is
+			 * passed over; one granted here is claimed now,
+			 * and released again by plan_undo() if the word
+			 * changes before the grant is made.
+			 */
+			if (!waiter_claim(w))
+				continue;
 			p->grant++;
 			units--;
 			left--;
@@ -856,10 +957,27 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 			    (!left || waited_ns(w, now) < w->starve_ns ||
 			     w->ticket >= end)) {
 				starving = false;
+				p->exit = true;
 				p->exit_after = p->grant;
 				if (!handoff)
 					break;
 			}
+		}
+		/*
+		 * Units left over while starving: everyone still queued
+		 * was passed over (their claims were taken: they own a
+		 * unit elsewhere, or another queue's release is about to
+		 * grant one).  The units go to the word, so the mode must
+		 * end, or they could sit there while a newcomer sleeps.
+		 */
+		if (starving && units) {
+			starving = false;
+			/* An episode begins with a grant, or not at all. */
+			if (p->enter && !p->grant)
+				p->enter = false;
+			else
+				p->exit = true;
+			p->exit_after = p->grant;
 		}
 	}
 	p->counted = units;
@@ -891,6 +1009,23 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 	p->bits = queue_bits(left, p->starving, woken + p->wake);
 }
 
+/* A plan that will not be carried out: give back the claims it won. */
+static void plan_undo(struct hsema_queue *q, const struct hsema_plan *p)
+{
+	struct hsema_waiter *w;
+	u32 n = p->grant;
+
+	if (!q || !n)
+		return;
+	list_for_each_entry(w, &q->waiters, node) {
+		if (!waiter_claimed_here(w))
+			continue;
+		waiter_unclaim(w);
+		if (!--n)
+			break;
+	}
+}
+
 /*
  * Release @count units: grant or wake up to @count waiters in ticket
  * order (and wake one more for each granted waiter whose unit is still in
@@ -918,14 +1053,14 @@ int hsema_wake_site(struct hsema_site *site, u32 count, unsigned int how,
 	struct task_struct *yield_task = NULL;
 	struct hsema_queue *q, *dead = NULL;
 	unsigned int faults = 0, need = 0;
+	struct hsema_waiter *w, *next;
 	struct hsema_wakeq wq;
-	struct hsema_waiter *w;
 	struct hsema_plan p;
 	u32 old, cur, i;
 	u64 now;
 	int ret;
 
-	wakeq_init(&wq);
+	hsema_wakeq_init(&wq);
 	site_lock(site);
 retry:
 	q = site_queue(site);
@@ -945,10 +1080,12 @@ retry:
 		}
 		plan_release(q, old, count, how, now, &p);
 		if ((u64)p.base + p.counted > HSEMA_VALUE_MAX) {
+			plan_undo(q, &p);
 			ret = -EOVERFLOW;
 			goto unlock;
 		}
 		if (p.grant + p.wake > wq.cap && may_alloc) {
+			plan_undo(q, &p);
 			need = p.grant + p.wake;
 			break;
 		}
@@ -956,6 +1093,7 @@ retry:
 				   &cur);
 		if (!ret && cur == old)
 			break;
+		plan_undo(q, &p);
 		old = cur;
 	}
 	if (ret || need) {
@@ -966,7 +1104,7 @@ retry:
 				may_alloc = false;
 			need = 0;
 		} else {
-			ret = word_recover(site, ret, &faults, killable);
+			ret = hsema_word_recover(site, ret, &faults, killable);
 		}
 		site_lock(site);
 		if (!ret)
@@ -977,12 +1115,20 @@ retry:
 	if (q) {
 		if (p.enter)
 			starve_enter(site, q);
-		for (i = 0; i < p.grant; i++) {
-			w = queue_head(q);
+		if (p.exit && !p.exit_after)
+			starve_exit(site, q);
+		w = queue_head(q);
+		for (i = 0; i < p.grant; w = next) {
+			next = list_next_entry(w, node);
+			/* Passed over by the plan: see plan_release(). */
+			if (!waiter_claimed_here(w))
+				continue;
+			i++;
 			hsema_stat_wait_time(q, waited_ns(w, now));
 			dead = hsema_dequeue(w);
 			/* The waiter may read it unlocked: see hsema_wait_site(). */
 			WRITE_ONCE(w->state, HSEMA_W_GRANTED);
+			waiter_claim_done(w);
 			hsema_qstat_inc(q, grants);
 			trace_hsema_granted(&site->key, w, q->nr_waiters);
 			if (!yield_task) {
@@ -990,7 +1136,7 @@ retry:
 				get_task_struct(yield_task);
 			}
 			wakeq_add(&wq, w->task);
-			if (i + 1 == p.exit_after)
+			if (i == p.exit_after)
 				starve_exit(site, q);
 		}
 		wake_sleepers(site, q, p.wake, &wq);
@@ -1003,7 +1149,7 @@ retry:
 	}
 unlock:
 	site_unlock(site);
-	wakeq_wake(&wq);
+	hsema_wakeq_wake(&wq);
 	hsema_queue_free(dead);
 	if (yield_task) {
 		if (may_yield)
@@ -1047,6 +1193,7 @@ int hsema_wake(u32 __user *uaddr, unsigned int flags, u32 count, u32 max,
 
 int hsema_query(u32 __user *uaddr, unsigned int flags, struct hsema_query *qr)
 {
+	struct hsema_waiter *w, *head = NULL, *tail = NULL;
 	struct hsema_site site;
 	struct hsema_queue *q;
 	int ret;
@@ -1062,14 +1209,26 @@ int hsema_query(u32 __user *uaddr, unsigned int flags, struct hsema_query *qr)
 	site_lock(&site);
 	q = site_queue(&site);
 	if (q) {
-		qr->nr_waiters = q->nr_waiters;
-		qr->nr_woken = q->nr_woken;
+		/*
+		 * A wait for any that owns its unit elsewhere has left this
+		 * queue for every release; only its task, once it runs,
+		 * still has to unlink it.  It is not reported.
+		 */
+		list_for_each_entry(w, &q->waiters, node) {
+			if (waiter_done(w))
+				continue;
+			if (!head)
+				head = w;
+			tail = w;
+			qr->nr_waiters++;
+			qr->nr_woken += w->state == HSEMA_W_WOKEN;
+		}
 		qr->starving = q->starving;
-		qr->head_ticket = queue_head(q)->ticket;
-		qr->tail_ticket = list_last_entry(&q->waiters,
-						  struct hsema_waiter,
-						  node)->ticket;
-		qr->head_wait_ns = waited_ns(queue_head(q), ktime_get_ns());
+		if (head) {
+			qr->head_ticket = head->ticket;
+			qr->tail_ticket = tail->ticket;
+			qr->head_wait_ns = waited_ns(head, ktime_get_ns());
+		}
 	}
 	site_unlock(&site);
 	hsema_site_put(&site);

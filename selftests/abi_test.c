@@ -140,6 +140,18 @@ TEST(struct_layout)
 	EXPECT_EQ(44, offsetof(struct hsema_query, starving));
 	EXPECT_EQ(48, offsetof(struct hsema_query, reserved));
 
+	EXPECT_EQ(48, sizeof(struct hsema_wait_any));
+	EXPECT_EQ(0, offsetof(struct hsema_wait_any, entries));
+	EXPECT_EQ(8, offsetof(struct hsema_wait_any, count));
+	EXPECT_EQ(12, offsetof(struct hsema_wait_any, flags));
+	EXPECT_EQ(16, offsetof(struct hsema_wait_any, deadline_sec));
+	EXPECT_EQ(24, offsetof(struct hsema_wait_any, deadline_nsec));
+	EXPECT_EQ(32, offsetof(struct hsema_wait_any, reserved));
+	EXPECT_EQ(24, sizeof(struct hsema_any_entry));
+	EXPECT_EQ(8, offsetof(struct hsema_any_entry, starve_ns));
+	EXPECT_EQ(16, offsetof(struct hsema_any_entry, flags));
+	EXPECT_EQ(20, offsetof(struct hsema_any_entry, pad));
+
 	EXPECT_EQ(264, sizeof(struct hsema_stats));
 	EXPECT_EQ(96, offsetof(struct hsema_stats, max_wait_ns));
 	EXPECT_EQ(104, offsetof(struct hsema_stats, refused));
@@ -162,6 +174,7 @@ TEST_F(dev, version_features)
 		{ HSEMA_FEAT_WAIT_EINTR, "WAIT_EINTR" },
 		{ HSEMA_FEAT_WAIT_OWNED, "WAIT_OWNED" },
 		{ HSEMA_FEAT_MAX, "MAX" },
+		{ HSEMA_FEAT_WAIT_ANY, "WAIT_ANY" },
 	};
 	struct hsema_version v;
 	unsigned int i;

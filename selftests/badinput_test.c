@@ -43,6 +43,10 @@ _Static_assert(HSEMA_IOC_WAIT == 0x4038b901U, "WAIT number");
 _Static_assert(HSEMA_IOC_WAKE == 0xc028b902U, "WAKE number");
 _Static_assert(HSEMA_IOC_QUERY == 0xc040b903U, "QUERY number");
 _Static_assert(HSEMA_IOC_STATS == 0x8108b904U, "STATS number");
+_Static_assert(sizeof(struct hsema_wait_any) == 48, "hsema_wait_any size");
+_Static_assert(offsetof(struct hsema_wait_any, reserved) == 32, "any.rsvd");
+_Static_assert(sizeof(struct hsema_any_entry) == 24, "hsema_any_entry size");
+_Static_assert(HSEMA_IOC_WAIT_ANY == 0x4030b905U, "WAIT_ANY number");
 
 #define PAGE		4096UL
 #define U64(p)		((__u64)(uintptr_t)(p))
@@ -1070,6 +1074,81 @@ TEST_F(bad, wake_arg_readonly_no_side_effect)
 	EXPECT_EQ(EFAULT, err) TH_LOG("%s", strerror(err));
 	EXPECT_EQ(5, peek(self->word));
 	munmap(k, PAGE);
+}
+
+/*
+ * HSEMA_IOC_WAIT_ANY: the index of the first entry with a unit comes back
+ * as the result, and only that word changes; every malformed request
+ * fails with its errno and changes no word.
+ */
+TEST_F(bad, wait_any)
+{
+	struct hsema_any_entry e[HSEMA_ANY_MAX + 1];
+	struct hsema_wait_any a;
+	unsigned int i;
+
+	memset(e, 0, sizeof(e));
+	e[0].uaddr = U64(self->word);
+	e[1].uaddr = U64(self->sword);
+	e[1].flags = HSEMA_F_SHARED;
+	poke(self->word, 0);
+	memset(&a, 0, sizeof(a));
+	a.entries = U64(e);
+	a.count = 2;
+	EXPECT_EQ(1, ioctl(self->fd, HSEMA_IOC_WAIT_ANY, &a));
+	EXPECT_EQ(4, peek(self->sword));
+	EXPECT_EQ(0, peek(self->word));
+	poke(self->word, 1);
+	EXPECT_EQ(0, ioctl(self->fd, HSEMA_IOC_WAIT_ANY, &a));
+	EXPECT_EQ(0, peek(self->word));
+	EXPECT_EQ(4, peek(self->sword));
+
+	/* A deadline that has passed: a timeout, both words untouched. */
+	a.count = 1;
+	a.flags = HSEMA_WAIT_TIMEOUT;
+	EXPECT_EQ(ETIMEDOUT, xioctl(self->fd, HSEMA_IOC_WAIT_ANY, &a));
+	EXPECT_EQ(0, peek(self->word));
+
+	/* Malformed: EINVAL, nothing taken (the shared word has units). */
+	a.count = 2;
+	a.flags = 0;
+	a.count = 0;
+	EXPECT_EQ(EINVAL, xioctl(self->fd, HSEMA_IOC_WAIT_ANY, &a));
+	a.count = HSEMA_ANY_MAX + 1;
+	for (i = 2; i <= HSEMA_ANY_MAX; i++)
+		e[i] = e[1];
+	EXPECT_EQ(EINVAL, xioctl(self->fd, HSEMA_IOC_WAIT_ANY, &a));
+	a.count = 2;
+	a.flags = HSEMA_WAIT_OWNED;
+	EXPECT_EQ(EINVAL, xioctl(self->fd, HSEMA_IOC_WAIT_ANY, &a));
+	a.flags = HSEMA_WAIT_REALTIME;
+	EXPECT_EQ(EINVAL, xioctl(self->fd, HSEMA_IOC_WAIT_ANY, &a));
+	a.flags = HSEMA_WAIT_TIMEOUT;
+	a.deadline_nsec = NSEC;
+	EXPECT_EQ(EINVAL, xioctl(self->fd, HSEMA_IOC_WAIT_ANY, &a));
+	a.flags = 0;
+	a.deadline_nsec = 0;
+	a.reserved[1] = 1;
+	EXPECT_EQ(EINVAL, xioctl(self->fd, HSEMA_IOC_WAIT_ANY, &a));
+	a.reserved[1] = 0;
+	e[0].pad = 1;
+	EXPECT_EQ(EINVAL, xioctl(self->fd, HSEMA_IOC_WAIT_ANY, &a));
+	e[0].pad = 0;
+	e[0].flags = 1U << 8;
+	EXPECT_EQ(EINVAL, xioctl(self->fd, HSEMA_IOC_WAIT_ANY, &a));
+	e[0].flags = 0;
+	e[0].uaddr = U64(self->word) + 2;
+	EXPECT_EQ(EINVAL, xioctl(self->fd, HSEMA_IOC_WAIT_ANY, &a));
+	e[0].uaddr = U64(self->word);
+	EXPECT_EQ(4, peek(self->sword));
+
+	/* Entries that cannot be read: EFAULT. */
+	a.entries = 0;
+	EXPECT_EQ(EFAULT, xioctl(self->fd, HSEMA_IOC_WAIT_ANY, &a));
+	a.entries = U64(unmapped_page());
+	EXPECT_EQ(EFAULT, xioctl(self->fd, HSEMA_IOC_WAIT_ANY, &a));
+	EXPECT_EQ(4, peek(self->sword));
+	EXPECT_EQ(0, peek(self->word));
 }
 
 TEST_HARNESS_MAIN

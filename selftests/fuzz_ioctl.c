@@ -2,7 +2,7 @@
 /*
  * hsema_fuzz: a bounded ioctl fuzzer for /dev/hsema.
  *
- * Each iteration makes one call with a random command (the five valid
+ * Each iteration makes one call with a random command (the six valid
  * ones, the same with a mutated size, direction, number or type, or a
  * random number), random flags, reserved and padding fields, counts and
  * deadlines, and an argument and a semaphore word at addresses of random
@@ -109,7 +109,8 @@ static enum res res_of(int err)
 }
 
 /* The checks. */
-enum check { K_VERSION, K_STATS, K_QUERY, K_WAIT, K_WAKE, K_UNKNOWN,
+enum check { K_VERSION, K_STATS, K_QUERY, K_WAIT, K_WAKE, K_WAIT_ANY,
+	     K_UNKNOWN,
 	     K_WORD, K_OUTPUT, K_SCENARIO, K_FLAP, K_NR };
 static long calls[K_NR], bad[K_NR];
 
@@ -568,7 +569,7 @@ static void alarm_off(void)
 			 HSEMA_FEAT_QUERY | HSEMA_FEAT_STATS | \
 			 HSEMA_FEAT_PUBLISHED | HSEMA_FEAT_WOKEN | \
 			 HSEMA_FEAT_WAIT_EINTR | HSEMA_FEAT_WAIT_OWNED | \
-			 HSEMA_FEAT_MAX)
+			 HSEMA_FEAT_MAX | HSEMA_FEAT_WAIT_ANY)
 
 static int do_ioctl(unsigned long cmd, uint64_t arg, bool timer)
 {
@@ -870,6 +871,151 @@ static void fuzz_wait(struct rng *r, struct argp *a, struct wordp *w)
 		check_word(w, w->before & MASK, what);
 	else
 		check_word(w, w->before, what);
+}
+
+/*
+ * A wait for any of 1 to 6 random words (sometimes none, or more than
+ * HSEMA_ANY_MAX), with random entry flags and padding, and an entries
+ * array that is sometimes unreadable.  It returns the index of the first
+ * entry whose word has a unit when all are known, takes one unit of that
+ * word only, and leaves every other word's value as it was.
+ */
+static void fuzz_wait_any(struct rng *r, struct argp *a)
+{
+	static struct hsema_any_entry e[HSEMA_ANY_MAX + 2];
+	struct wordp w[6];
+	struct hsema_wait_any hw;
+	unsigned int set = 0, late = 0, n, i, p;
+	bool badflags, badarg = false, timeout, flap = false, known = true;
+	int err, ret, want = -1;
+	char what[200];
+	clockid_t clk;
+
+	memset(&hw, 0, sizeof(hw));
+	n = 1 + rnd_n(r, 6);
+	for (i = 0; i < n; i++)
+		w[i] = pick_word(r);
+	memset(e, 0, sizeof(e));
+	for (i = 0; i < n; i++) {
+		/* Aliases of one word: what it holds now, not what was put. */
+		if (w[i].known)
+			w[i].before = word_now(&w[i]);
+		e[i].uaddr = w[i].addr;
+		e[i].flags = pick_flags(r, HSEMA_ANY_ENTRY_FLAGS, &badflags);
+		badarg |= badflags;
+		e[i].starve_ns = chance(r, 50) ? 0 : rnd(r);
+		if (chance(r, 4)) {
+			e[i].pad = rnd(r) | 1;
+			badarg = true;
+		}
+		flap |= w[i].rd == MAYBE;
+		/*
+		 * The wait looks at the words in order and stops at the
+		 * first unit it takes: a word after it may be bad unseen.
+		 */
+		if (known && want < 0)
+			set |= word_errors(&w[i], true,
+					   e[i].flags & HSEMA_F_SHARED);
+		else
+			late |= word_errors(&w[i], true,
+					    e[i].flags & HSEMA_F_SHARED);
+		known &= w[i].known;
+		if (known && want < 0 && (w[i].before & MASK))
+			want = i;
+	}
+	hw.count = n;
+	p = rnd_n(r, 100);
+	if (p < 4) {
+		hw.count = 0;
+		badarg = true;
+	} else if (p < 8) {
+		hw.count = HSEMA_ANY_MAX + 1 + rnd_n(r, 1000);
+		badarg = true;
+	} else if (p < 10) {
+		/* The whole array, with the words repeated: valid. */
+		hw.count = HSEMA_ANY_MAX;
+		for (i = n; i < HSEMA_ANY_MAX; i++)
+			e[i] = e[i % n];
+	}
+	hw.entries = (uintptr_t)e;
+	if (chance(r, 5))
+		hw.entries = chance(r, 50) ? 0 : kernel_addrs[rnd_n(r,
+						ARRAY_SIZE(kernel_addrs))];
+	hw.flags = pick_flags(r, HSEMA_WAIT_ANY_FLAGS, &badflags);
+	badarg |= badflags;
+	timeout = hw.flags & HSEMA_WAIT_TIMEOUT;
+	if ((hw.flags & HSEMA_WAIT_REALTIME) && !timeout)
+		badarg = true;
+	clk = (hw.flags & HSEMA_WAIT_REALTIME) ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+	if (chance(r, 90)) {
+		int64_t t = now_on(clk) + (chance(r, 50) ? -1 : 1) *
+			    (int64_t)rnd_n(r, 1000000);
+
+		hw.deadline_sec = t / NSEC;
+		hw.deadline_nsec = t % NSEC;
+	} else {
+		hw.deadline_nsec = NSEC + rnd_n(r, 1000);
+		badarg |= timeout;
+	}
+	if (chance(r, 5)) {
+		hw.reserved[rnd_n(r, 2)] = rnd(r) | 1;
+		badarg = true;
+	}
+	arg_put(a, &hw, sizeof(hw));
+	snprintf(what, sizeof(what), "WAIT_ANY arg=%s n=%u word0=%s(%#x) flags=%#x",
+		 aclass_name[a->cls], hw.count, wclass_name[w[0].cls],
+		 w[0].before, hw.flags);
+	alarm_every(3000);
+	ret = ioctl(devfd, HSEMA_IOC_WAIT_ANY, (void *)(uintptr_t)a->addr);
+	err = ret < 0 ? errno : 0;
+	alarm_off();
+
+	if (a->rd == MAYBE || flap) {
+		expect(K_FLAP, err, B(RES_OK) | B(RES_EFAULT) | B(RES_EINVAL) |
+		       B(RES_ETIMEDOUT) | B(RES_EINTR) | B(RES_ENOMEM), what);
+		return;
+	}
+	if (a->rd != YES) {
+		set = B(RES_EFAULT);
+	} else {
+		if (badarg)
+			set |= B(RES_EINVAL);
+		if (hw.entries != (uintptr_t)e)
+			set |= B(RES_EFAULT);
+		if (!set) {
+			if (want >= 0 || !known)
+				set = B(RES_OK);
+			if (want < 0)
+				set |= B(RES_EINTR) | B(RES_ENOMEM) |
+				       (timeout ? B(RES_ETIMEDOUT) : 0);
+		}
+		set |= late;
+	}
+	if (!expect(K_WAIT_ANY, err, set, what))
+		return;
+	if (!err && (ret >= (int)n || (want >= 0 && ret != want)))
+		complain(K_WAIT_ANY, "%s: returned index %d, expected %d of %u",
+			 what, ret, want, n);
+	/*
+	 * Distinct words once each: the taken one loses a unit, those before
+	 * it were queued on and left (no state bits: nobody else waits on
+	 * the fuzzer's words), those after it were not looked at; a wait
+	 * that ended without a unit left every queue.
+	 */
+	for (i = 0; i < n && (!err || err == ETIMEDOUT || err == EINTR); i++) {
+		unsigned int j;
+
+		for (j = 0; j < i && w[j].addr != w[i].addr; j++)
+			;
+		if (j < i || !w[i].mine)
+			continue;
+		if (!err && (int)i == ret)
+			check_word(&w[i], (w[i].before & MASK) - 1, what);
+		else if (err || (int)i < ret)
+			check_word(&w[i], w[i].before & MASK, what);
+		else
+			check_word(&w[i], w[i].before, what);
+	}
 }
 
 static void fuzz_wake(struct rng *r, struct argp *a, struct wordp *w)
@@ -1666,10 +1812,13 @@ int main(int argc, char **argv)
 			a = pick_arg(&r, sizeof(struct hsema_wait));
 			w = pick_word(&r);
 			fuzz_wait(&r, &a, &w);
-		} else if (c < 80) {
+		} else if (c < 75) {
 			a = pick_arg(&r, sizeof(struct hsema_wake));
 			w = pick_word(&r);
 			fuzz_wake(&r, &a, &w);
+		} else if (c < 85) {
+			a = pick_arg(&r, sizeof(struct hsema_wait_any));
+			fuzz_wait_any(&r, &a);
 		} else {
 			a = pick_arg(&r, 64);
 			fuzz_unknown(&r, &a);
@@ -1684,10 +1833,10 @@ int main(int argc, char **argv)
 	pthread_mutex_unlock(&sc_lock);
 	pthread_join(scen, NULL);
 
-	ksft_set_plan(11);
+	ksft_set_plan(K_NR + 1);	/* and the kernel log, below */
 	{
 		static const char *const names[K_NR] = {
-			"VERSION", "STATS", "QUERY", "WAIT", "WAKE",
+			"VERSION", "STATS", "QUERY", "WAIT", "WAKE", "WAIT_ANY",
 			"unknown and mutated commands return ENOTTY",
 			"words change only as documented",
 			"outputs of successful calls as documented",
@@ -1700,7 +1849,7 @@ int main(int argc, char **argv)
 
 			if (!calls[k] && !need)
 				ksft_test_result_skip("%s: no calls\n", names[k]);
-			else if (k <= K_WAKE)
+			else if (k <= K_WAIT_ANY)
 				ksft_test_result(!bad[k] && calls[k],
 						 "%s: %ld calls, results as documented\n",
 						 names[k], calls[k]);

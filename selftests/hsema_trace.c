@@ -13,13 +13,17 @@
  *               that nobody claims (releases of one unit add theirs to
  *               a WOKEN word without a call).
  *  requeued     compete(): a woken waiter lost and sleeps again.
- *  granted      hsema_wake_site(): the head leaves owning a unit.
+ *  granted      hsema_wake_site(): the head leaves owning a unit; waits
+ *               for any ahead of it may have been passed over.
  *  acquired     compete(): a woken waiter (or, ticket 0, a newcomer that
  *               never queued) took a unit from the value; never while the
  *               queue starves, since starvation closes the value.  Wake-ups
  *               by the same task may follow at once (see woken).
- *  timedout, interrupted, faulted
- *               leave_queue(): the waiter leaves; if it had been woken,
+ *  queued_any   as queued, for a wait for any: the task may be queued in
+ *               other keys too (once in each).
+ *  timedout, interrupted, faulted, withdrawn
+ *               leave_queue(): the waiter leaves (withdrawn: a wait for
+ *               any that got its unit elsewhere); if it had been woken,
  *               the first sleeping waiter is woken in its place; if the
  *               queue is now empty and starving, starvation ends.
  *  starvation   entered by a release (then grants follow) or right after
@@ -53,6 +57,7 @@ struct ht_waiter {
 	uint64_t ticket;
 	int pid;
 	bool woken;
+	bool any;			/* a wait for any: may be passed over */
 	unsigned long line;		/* where it queued */
 	char text[HT_TEXT_MAX];
 };
@@ -94,11 +99,12 @@ struct ht_key {
 	unsigned int nrecent;
 };
 
-/* A task that waits: a task can wait for one semaphore at a time. */
+/* A task that waits: for one semaphore at a time, or for any of several. */
 struct ht_active {
 	int pid;
 	struct ht_key *key;
 	uint64_t ticket;
+	bool any;
 };
 
 /* A release that granted, until its handoff event. */
@@ -130,6 +136,8 @@ static const char *const kind_names[HT_NR_KINDS] = {
 	[HT_TIMEDOUT] = "timedout",
 	[HT_INTERRUPTED] = "interrupted",
 	[HT_FAULTED] = "faulted",
+	[HT_QUEUED_ANY] = "queued_any",
+	[HT_WITHDRAWN] = "withdrawn",
 	[HT_STARVE_ENTER] = "starvation-entered",
 	[HT_STARVE_LEAVE] = "starvation-left",
 	[HT_RELEASED] = "released",
@@ -157,6 +165,8 @@ static const struct {
 	{ "timedout", HT_TIMEDOUT },
 	{ "interrupted", HT_INTERRUPTED },
 	{ "faulted", HT_FAULTED },
+	{ "queued_any", HT_QUEUED_ANY },
+	{ "withdrawn", HT_WITHDRAWN },
 };
 
 static bool only_space(const char *s)
@@ -393,14 +403,53 @@ static struct ht_waiter *first_sleeping(struct ht_key *k)
 	return NULL;
 }
 
-static struct ht_active *find_active(struct ht_replay *r, int pid)
+/* @pid's wait in @k, or (@k NULL) its wait for one semaphore or any. */
+static struct ht_active *find_active(struct ht_replay *r, int pid,
+				     const struct ht_key *k)
 {
 	size_t i;
 
 	for (i = 0; i < r->nactive; i++)
-		if (r->active[i].pid == pid)
+		if (r->active[i].pid == pid && (!k || r->active[i].key == k))
 			return &r->active[i];
 	return NULL;
+}
+
+/* @pid's wait for one semaphore, if it has one. */
+static struct ht_active *find_single(struct ht_replay *r, int pid)
+{
+	size_t i;
+
+	for (i = 0; i < r->nactive; i++)
+		if (r->active[i].pid == pid && !r->active[i].any)
+			return &r->active[i];
+	return NULL;
+}
+
+/*
+ * Whether @w is the first sleeper of @k but for waits for any: a wake-up
+ * passes over those that own their unit elsewhere, which the trace cannot
+ * tell from the others.
+ */
+static bool next_to_wake(const struct ht_key *k, const struct ht_waiter *w)
+{
+	size_t i;
+
+	for (i = 0; i < (size_t)(w - k->w); i++)
+		if (!k->w[i].woken && !k->w[i].any)
+			return false;
+	return !w->woken;
+}
+
+/* Whether every waiter of @k before @w (all of them: @w NULL) waits for any. */
+static bool only_any_before(const struct ht_key *k, const struct ht_waiter *w)
+{
+	size_t i, n = w ? (size_t)(w - k->w) : k->nw;
+
+	for (i = 0; i < n; i++)
+		if (!k->w[i].any)
+			return false;
+	return true;
 }
 
 static struct ht_releaser *find_releaser(struct ht_replay *r, int task)
@@ -552,7 +601,7 @@ static int check_depth(struct ht_replay *r, struct ht_key *k,
 static void dequeue(struct ht_replay *r, struct ht_key *k,
 		    struct ht_waiter *w, enum ht_kind kind)
 {
-	struct ht_active *a = find_active(r, w->pid);
+	struct ht_active *a = find_active(r, w->pid, k);
 	struct ht_end *e = &k->ends[k->nends++ % HT_ENDS];
 	size_t i = w - k->w;
 
@@ -568,10 +617,15 @@ static void dequeue(struct ht_replay *r, struct ht_key *k,
 static int ev_queued(struct ht_replay *r, struct ht_key *k,
 		     const struct ht_event *ev, const char *line)
 {
-	struct ht_active *a = find_active(r, ev->pid);
+	bool any = ev->kind == HT_QUEUED_ANY;
+	struct ht_active *a;
 	struct ht_waiter *w;
 	char name[48];
 
+	/* A wait for any queues once in each of its keys. */
+	a = any ? find_single(r, ev->pid) : find_active(r, ev->pid, NULL);
+	if (!a && any)
+		a = find_active(r, ev->pid, k);
 	if (a) {
 		key_name(a->key, name, sizeof(name));
 		return FAIL(k, "pid %d queued while it still waits as ticket %" PRIu64 " of key %s",
@@ -594,12 +648,14 @@ static int ev_queued(struct ht_replay *r, struct ht_key *k,
 	memset(w, 0, sizeof(*w));
 	w->ticket = ev->ticket;
 	w->pid = ev->pid;
+	w->any = any;
 	w->line = r->lineno;
 	copy_text(w->text, line);
 	k->last_ticket = ev->ticket;
 	r->active = grow(r->active, &r->cap_active, r->nactive + 1,
 			 sizeof(*r->active));
-	r->active[r->nactive++] = (struct ht_active){ ev->pid, k, ev->ticket };
+	r->active[r->nactive++] = (struct ht_active){ ev->pid, k, ev->ticket,
+						      any };
 	if (k->nw > r->max_depth)
 		r->max_depth = k->nw;
 	return check_depth(r, k, ev, line);
@@ -615,7 +671,7 @@ static int ev_woken(struct ht_replay *r, struct ht_key *k,
 	if (w->woken)
 		return FAIL(k, "woken ticket %" PRIu64 " was already woken", w->ticket);
 	first = first_sleeping(k);
-	if (first != w)
+	if (!next_to_wake(k, w))
 		return FAIL(k, "woke ticket %" PRIu64 " before ticket %" PRIu64 ": wake-ups go in ticket order",
 			    w->ticket, first->ticket);
 	w->woken = true;
@@ -656,7 +712,7 @@ static int ev_granted(struct ht_replay *r, struct ht_key *k,
 
 	if (!w)
 		return -1;
-	if (w != &k->w[0])
+	if (!only_any_before(k, w))
 		return FAIL(k, "granted ticket %" PRIu64 " while ticket %" PRIu64 " heads the queue: grants go in ticket order%s",
 			    w->ticket, k->w[0].ticket,
 			    k->starving ? " (starvation mode)" : "");
@@ -688,8 +744,8 @@ static int ev_acquired(struct ht_replay *r, struct ht_key *k,
 			    ev->ticket);
 	k->restore_task = ev->task;
 	if (!ev->ticket) {
-		/* A newcomer that never queued. */
-		a = find_active(r, ev->pid);
+		/* A newcomer that never queued (here: a wait for any may be). */
+		a = find_single(r, ev->pid);
 		if (a) {
 			key_name(a->key, name, sizeof(name));
 			return FAIL(k, "pid %d acquired as a newcomer while it waits as ticket %" PRIu64 " of key %s",
@@ -748,7 +804,7 @@ static int ev_starvation(struct ht_replay *r, struct ht_key *k,
 	} else {
 		if (!k->starving)
 			return FAIL(k, "starvation left, but it was not entered");
-		if (k->nw && !after_grant)
+		if (k->nw && !after_grant && !only_any_before(k, NULL))
 			return FAIL(k, "starvation left with waiters queued, but not right after a grant");
 		k->starving = false;
 		k->must_leave = false;
@@ -812,7 +868,8 @@ static int replay_event(struct ht_replay *r, const struct ht_event *ev,
 	k = key_get(r, ev->obj, ev->off);
 	/* What an earlier event of this key said must come next. */
 	if (k->pass_ticket && !(ev->kind == HT_WOKEN &&
-				ev->ticket == k->pass_ticket))
+				find_waiter(k, ev->ticket) &&
+				next_to_wake(k, find_waiter(k, ev->ticket))))
 		return FAIL(k, "a woken waiter left at line %lu, but its wake did not pass to ticket %" PRIu64 " right after",
 			    k->pending_line, k->pass_ticket);
 	if (k->must_leave && ev->kind != HT_STARVE_LEAVE)
@@ -842,6 +899,7 @@ static int replay_event(struct ht_replay *r, const struct ht_event *ev,
 
 	switch (ev->kind) {
 	case HT_QUEUED:
+	case HT_QUEUED_ANY:
 		ret = ev_queued(r, k, ev, line);
 		break;
 	case HT_WOKEN:
@@ -859,6 +917,7 @@ static int replay_event(struct ht_replay *r, const struct ht_event *ev,
 	case HT_TIMEDOUT:
 	case HT_INTERRUPTED:
 	case HT_FAULTED:
+	case HT_WITHDRAWN:
 		ret = ev_left(r, k, ev, line);
 		break;
 	case HT_STARVE_ENTER:

@@ -11,7 +11,13 @@
  *    before woken); tickets are handed out in order, and a queue that
  *    emptied starts over at ticket 1 (or goes on, for kernel semaphores);
  *  - each waiter ends with exactly one terminal event (granted, acquired,
- *    timedout, interrupted, faulted), checked at the end of the trace;
+ *    timedout, interrupted, faulted, withdrawn), checked at the end of the
+ *    trace;
+ *  - a task waits in one queue at a time, except a wait for any
+ *    (queued_any), which waits in several, once in each, and withdraws
+ *    from the others; grants and wake-ups pass over its waiters (it owns
+ *    a unit elsewhere), and starvation may end with only such waiters
+ *    left;
  *  - depth, the queue length after the change, matches the replay;
  *  - grants go to the head, in ticket order (in starvation mode and in a
  *    handoff release alike), wake-ups to the first waiter not yet woken;
@@ -46,6 +52,8 @@ enum ht_kind {
 	HT_TIMEDOUT,
 	HT_INTERRUPTED,
 	HT_FAULTED,
+	HT_QUEUED_ANY,
+	HT_WITHDRAWN,
 	HT_STARVE_ENTER,
 	HT_STARVE_LEAVE,
 	HT_RELEASED,

@@ -458,6 +458,128 @@ static bool run_max_case(void)
 #undef MCHECK
 }
 
+struct any_case {
+	struct hsema a, b;
+	struct hsema *v[3];
+	unsigned int n;
+	int waiter_ret;
+	struct completion waiter_done;
+};
+
+static int any_waiter_fn(void *data)
+{
+	struct any_case *m = data;
+
+	m->waiter_ret = hsema_acquire_any(m->v, m->n, KTIME_MAX);
+	complete(&m->waiter_done);
+	return 0;
+}
+
+/* Start a waiter for any of m->v and wait until it sleeps in both queues. */
+static bool any_start(struct any_case *m)
+{
+	struct task_struct *t;
+	int tries;
+
+	init_completion(&m->waiter_done);
+	t = kthread_run(any_waiter_fn, m, "hsema_test_any");
+	if (IS_ERR(t))
+		return false;
+	for (tries = 0; tries < 5000; tries++) {
+		if (hsema_nr_waiters(&m->a) == 1 &&
+		    hsema_nr_waiters(&m->b) == 1)
+			break;
+		usleep_range(500, 1000);
+	}
+	return hsema_nr_waiters(&m->a) == 1 && hsema_nr_waiters(&m->b) == 1;
+}
+
+/*
+ * hsema_acquire_any() on kernel semaphores: bad counts, the lowest index
+ * with a unit, a timeout, a wake-up and a starvation grant that each give
+ * exactly one unit and take the waiter out of the other queue, and two
+ * releases back to back that leave the second unit where it was put.
+ */
+static bool run_any_case(void)
+{
+	const char *name = "acquire_any";
+	struct any_case *m;
+	bool ok = true;
+	int ret;
+
+#define ACHECK(cond, fmt, ...) do {					\
+		if (!(cond)) {						\
+			pr_info("    # %s: " fmt "\n", name, ##__VA_ARGS__); \
+			ok = false;					\
+		}							\
+	} while (0)
+
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return false;
+	hsema_init(&m->a, 0);
+	hsema_init(&m->b, 0);
+	/* Normal mode: releases wake; the grant below lowers it. */
+	hsema_set_starve_ns(&m->a, 10ULL * NSEC_PER_SEC);
+	hsema_set_starve_ns(&m->b, 10ULL * NSEC_PER_SEC);
+	m->v[0] = &m->a;
+	m->v[1] = &m->b;
+	m->v[2] = &m->a;
+
+	ACHECK(hsema_acquire_any(m->v, 0, KTIME_MAX) == -EINVAL, "n 0");
+	ACHECK(hsema_acquire_any(m->v, HSEMA_ANY_MAX + 1, 0) == -EINVAL,
+	       "n %d", HSEMA_ANY_MAX + 1);
+	hsema_release(&m->b, 1);
+	hsema_release(&m->a, 1);
+	ret = hsema_acquire_any(m->v, 3, KTIME_MAX);
+	ACHECK(ret == 0, "lowest index: %d, not 0", ret);
+	ret = hsema_acquire_any(m->v, 3, KTIME_MAX);
+	ACHECK(ret == 1, "next: %d, not 1", ret);
+	ret = hsema_acquire_any(m->v, 3, 10 * NSEC_PER_MSEC);
+	ACHECK(ret == -ETIMEDOUT, "timeout: %d", ret);
+	ACHECK(!hsema_nr_waiters(&m->a) && !hsema_nr_waiters(&m->b),
+	       "waiters left after a timeout: %u %u",
+	       hsema_nr_waiters(&m->a), hsema_nr_waiters(&m->b));
+
+	/* A wake-up on B; the duplicate of A is waited on once. */
+	m->n = 3;
+	ACHECK(any_start(m), "the waiter did not queue on both");
+	hsema_release(&m->b, 1);
+	wait_for_completion(&m->waiter_done);
+	ACHECK(m->waiter_ret == 1, "woken on B: %d", m->waiter_ret);
+
+	/* Back to back: one unit taken, the other left in its word. */
+	m->n = 2;
+	ACHECK(any_start(m), "the waiter did not queue on both");
+	hsema_release(&m->a, 1);
+	hsema_release(&m->b, 1);
+	wait_for_completion(&m->waiter_done);
+	ACHECK(m->waiter_ret == 0 || m->waiter_ret == 1, "back to back: %d",
+	       m->waiter_ret);
+	ACHECK(hsema_value(&m->a) + hsema_value(&m->b) == 1,
+	       "back to back: %u + %u units left, not 1",
+	       hsema_value(&m->a), hsema_value(&m->b));
+	while (hsema_try_acquire(&m->a) || hsema_try_acquire(&m->b))
+		;
+
+	/* A starvation grant on A: the handoff release grants directly. */
+	ACHECK(any_start(m), "the waiter did not queue on both");
+	ACHECK(hsema_release_handoff(&m->a) == 0, "handoff refused");
+	wait_for_completion(&m->waiter_done);
+	ACHECK(m->waiter_ret == 0, "granted on A: %d", m->waiter_ret);
+	ACHECK(!hsema_value(&m->a) && !hsema_nr_waiters(&m->a) &&
+	       !hsema_nr_waiters(&m->b),
+	       "after the grant: value %u, waiters %u %u",
+	       hsema_value(&m->a), hsema_nr_waiters(&m->a),
+	       hsema_nr_waiters(&m->b));
+
+	ACHECK(hsema_destroy(&m->a) == 0 && hsema_destroy(&m->b) == 0,
+	       "destroy refused");
+	kfree(m);
+	return ok;
+#undef ACHECK
+}
+
 static int __init test_hsema_init(void)
 {
 	int c, failed = 0;
@@ -468,7 +590,7 @@ static int __init test_hsema_init(void)
 		return -ENOMEM;
 
 	pr_info("KTAP version 1\n");
-	pr_info("1..%d\n", CTX_NR + 2);
+	pr_info("1..%d\n", CTX_NR + 3);
 	for (c = 0; c < CTX_NR; c++) {
 		bool ok = run_case(tc, c);
 
@@ -482,7 +604,10 @@ static int __init test_hsema_init(void)
 	ok = run_max_case();
 	pr_info("%sok %d max_bounds_releases\n", ok ? "" : "not ", CTX_NR + 2);
 	failed += !ok;
-	pr_info("# test_hsema: %d passed, %d failed\n", CTX_NR + 2 - failed,
+	ok = run_any_case();
+	pr_info("%sok %d acquire_any\n", ok ? "" : "not ", CTX_NR + 3);
+	failed += !ok;
+	pr_info("# test_hsema: %d passed, %d failed\n", CTX_NR + 3 - failed,
 		failed);
 	kfree(tc);
 	return failed ? -EINVAL : 0;
@@ -495,5 +620,5 @@ static void __exit test_hsema_exit(void)
 module_init(test_hsema_init);
 module_exit(test_hsema_exit);
 
-MODULE_DESCRIPTION("hsema: the handoff refusal matrix, destroy and the maximum");
+MODULE_DESCRIPTION("hsema: the handoff refusal matrix, destroy, the maximum and acquire_any");
 MODULE_LICENSE("GPL");

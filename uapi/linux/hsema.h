@@ -100,6 +100,7 @@
 #define HSEMA_FEAT_WAIT_EINTR	(1ULL << 8)	/* HSEMA_WAIT_EINTR */
 #define HSEMA_FEAT_WAIT_OWNED	(1ULL << 9)	/* HSEMA_WAIT_OWNED */
 #define HSEMA_FEAT_MAX		(1ULL << 10)	/* HSEMA_WAKE_MAX */
+#define HSEMA_FEAT_WAIT_ANY	(1ULL << 11)	/* HSEMA_IOC_WAIT_ANY */
 
 struct hsema_version {
 	__u32 abi_version;	/* out: HSEMA_ABI_VERSION */
@@ -152,6 +153,51 @@ struct hsema_wait {
 };
 
 /*
+ * Wait for one unit of any of @count semaphores (HSEMA_IOC_WAIT_ANY).
+ * @entries is the address of an array of @count struct hsema_any_entry,
+ * 1 <= @count <= HSEMA_ANY_MAX.  Returns the index of the entry whose
+ * semaphore the caller now owns one unit of, exactly one unit of exactly
+ * one of them, however the releases race; the lowest index among those
+ * that had a unit to take when the kernel looked, or the one a releaser
+ * granted or woke the caller for.  The same word may appear more than
+ * once: it is waited on once, and a unit of it is reported at its lowest
+ * index.  Private and shared entries may be mixed.
+ *
+ * The caller joins the tail of every entry's queue, with a ticket of each;
+ * each queue keeps its own FIFO order and its own normal and starvation
+ * modes, and an entry's @starve_ns is this waiter's threshold in that
+ * queue, as in struct hsema_wait.  A grant in one queue takes the waiter
+ * out of all the others before another release can pick it, and a
+ * woken entry it does not use passes its wake-up on.  Timeouts, signals
+ * (HSEMA_WAIT_EINTR as for HSEMA_IOC_WAIT) and fatal signals after a
+ * grant (the unit is released again) follow the rules of HSEMA_IOC_WAIT.
+ *
+ * HSEMA_ANY_MAX is half of futex_waitv's bound: the caller is queued in
+ * every entry's queue, and a wait holds one queue node per entry.
+ */
+#define HSEMA_ANY_MAX		64
+
+#define HSEMA_ANY_ENTRY_FLAGS	HSEMA_F_SHARED
+#define HSEMA_WAIT_ANY_FLAGS	(HSEMA_WAIT_TIMEOUT | HSEMA_WAIT_REALTIME | \
+				 HSEMA_WAIT_EINTR)
+
+struct hsema_any_entry {
+	__u64 uaddr;		/* in: address of the word, 4-byte aligned */
+	__u64 starve_ns;	/* in: starvation threshold, 0 = default */
+	__u32 flags;		/* in: HSEMA_ANY_ENTRY_FLAGS */
+	__u32 pad;		/* in: zero */
+};
+
+struct hsema_wait_any {
+	__u64 entries;		/* in: address of the entries */
+	__u32 count;		/* in: 1..HSEMA_ANY_MAX */
+	__u32 flags;		/* in: HSEMA_WAIT_ANY_FLAGS */
+	__s64 deadline_sec;	/* in: absolute deadline, if HSEMA_WAIT_TIMEOUT */
+	__s64 deadline_nsec;	/* in: 0 <= nsec < 1000000000 */
+	__u64 reserved[2];	/* in: zero */
+};
+
+/*
  * Release @count units of the semaphore at @uaddr: grant or wake waiters
  * in ticket order, one per unit, and add the rest to the word.  A grant
  * to a waiter that had been woken for a unit still in the word also wakes
@@ -197,7 +243,11 @@ struct hsema_wake {
 	};
 };
 
-/* A snapshot of the wait queue of the word at @uaddr. */
+/*
+ * A snapshot of the wait queue of the word at @uaddr.  A wait for any
+ * (HSEMA_IOC_WAIT_ANY) that owns its unit from another word is not
+ * counted, although its task may not have unlinked itself yet.
+ */
 struct hsema_query {
 	__u64 uaddr;		/* in: address of the word, 4-byte aligned */
 	__u32 flags;		/* in: HSEMA_QUERY_FLAGS */
@@ -248,5 +298,6 @@ struct hsema_stats {
 #define HSEMA_IOC_WAKE		_IOWR(HSEMA_IOC_MAGIC, 2, struct hsema_wake)
 #define HSEMA_IOC_QUERY		_IOWR(HSEMA_IOC_MAGIC, 3, struct hsema_query)
 #define HSEMA_IOC_STATS		_IOR(HSEMA_IOC_MAGIC, 4, struct hsema_stats)
+#define HSEMA_IOC_WAIT_ANY	_IOW(HSEMA_IOC_MAGIC, 5, struct hsema_wait_any)
 
 #endif /* _UAPI_LINUX_HSEMA_H */
