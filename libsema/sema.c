@@ -272,6 +272,72 @@ SEMA_EXPORT int sema_timedacquire(sema_t *s, const struct timespec *abstime,
 	return sema_acquire_slow(s, abstime, clock);
 }
 
+/*
+ * Wait in the kernel for any of @sems, which had no unit to take.  The
+ * ioctl returns the index of the entry it took a unit of: the first
+ * entry of its word, which is the first in @sems too.
+ */
+static __attribute__((noinline, cold)) int
+sema_acquire_any_slow(sema_t *const sems[], unsigned int n,
+		      const struct timespec *abstime, clockid_t clock)
+{
+	struct hsema_any_entry e[SEMA_ANY_MAX];
+	struct hsema_wait_any a = {
+		.entries = (uintptr_t)e,
+		.count = n,
+	};
+	unsigned int i;
+	int fd, ret;
+
+	for (i = 0; i < n; i++) {
+		e[i] = (struct hsema_any_entry){
+			.uaddr = (uintptr_t)&sems[i]->__word,
+			.starve_ns = (uint64_t)sems[i]->__starve_us * 1000,
+			.flags = sema_keyflags(sems[i]),
+		};
+	}
+	if (abstime) {
+		a.flags |= HSEMA_WAIT_TIMEOUT;
+		if (clock == CLOCK_REALTIME)
+			a.flags |= HSEMA_WAIT_REALTIME;
+		a.deadline_sec = abstime->tv_sec;
+		a.deadline_nsec = abstime->tv_nsec;
+	}
+	fd = sema_dev();
+	if (fd < 0)
+		return fd;
+	ret = ioctl(fd, HSEMA_IOC_WAIT_ANY, &a);
+	if (ret >= 0)
+		return ret;
+	/* A module from before HSEMA_FEAT_WAIT_ANY. */
+	return errno == ENOTTY ? -EOPNOTSUPP : -errno;
+}
+
+SEMA_EXPORT int sema_acquire_any(sema_t *const sems[], unsigned int n,
+				 const struct timespec *abstime,
+				 clockid_t clock)
+{
+	unsigned int i;
+
+	if (!sems || n == 0 || n > SEMA_ANY_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (!sema_valid(sems[i]))
+			return -EINVAL;
+	if (abstime) {
+		if (clock != CLOCK_MONOTONIC && clock != CLOCK_REALTIME)
+			return -EINVAL;
+		if (abstime->tv_sec < 0 || abstime->tv_nsec < 0 ||
+		    abstime->tv_nsec >= 1000000000L)
+			return -EINVAL;
+	}
+	/* The lowest index with a unit wins, without a system call. */
+	for (i = 0; i < n; i++)
+		if (sema_take(sems[i]))
+			return i;
+	return sema_acquire_any_slow(sems, n, abstime, clock);
+}
+
 /* Known once anyone waited: the waiter opened the device. */
 static bool sema_publishes(void)
 {

@@ -56,6 +56,16 @@ int sema_tryacquire(sema_t *s);
 int sema_timedacquire(sema_t *s, const struct timespec *abstime,
 		      clockid_t clock);
 
+/*
+ * Acquire one unit of any of @n semaphores (1 <= @n <= SEMA_ANY_MAX):
+ * returns the index of the one acquired, or a negative errno.  When
+ * several have a unit, the lowest index wins, without a system call.
+ * @abstime (on @clock, CLOCK_MONOTONIC or CLOCK_REALTIME) may be NULL.
+ */
+#define SEMA_ANY_MAX	64
+int sema_acquire_any(sema_t *const sems[], unsigned int n,
+		     const struct timespec *abstime, clockid_t clock);
+
 int sema_release(sema_t *s);
 int sema_release_n(sema_t *s, unsigned int n);
 int sema_release_handoff(sema_t *s);
