@@ -2,7 +2,8 @@
 /*
  * hsema_stress: threads in several processes on many semaphores, private
  * and shared, doing a random mix of acquire, tryacquire, short timed
- * acquire, release, release_n and release_handoff, with random signals
+ * acquire, short timed waits for any of 2 to 4 of them, release,
+ * release_n and release_handoff, with random signals
  * (with and without SA_RESTART), fork()ed children and SIGKILL of waiting
  * processes.  A ledger proves that no unit is created or lost, and a
  * watchdog that no waiter stays queued while its semaphore has units.
@@ -96,10 +97,10 @@
 #define SHOW_FAILS	8	/* messages printed per check */
 
 enum op { OP_NONE, OP_ACQ, OP_TRY, OP_TIMED, OP_REL, OP_REL_N, OP_HANDOFF,
-	  OP_FORK, OP_NR };
+	  OP_FORK, OP_ANY, OP_NR };
 static const char *const op_name[OP_NR] = {
 	"none", "acquire", "tryacquire", "timedacquire", "release",
-	"release_n", "release_handoff", "fork",
+	"release_n", "release_handoff", "fork", "acquire_any",
 };
 
 /* The checks; each counts its failures in shared memory. */
@@ -335,6 +336,41 @@ static void do_acquire(struct wthr *w, int op, int k)
 	set_op(w, OP_NONE, -1);
 }
 
+static int pick_sema(struct wthr *w);
+
+/*
+ * A timed wait for any of 2 to 4 semaphores (repeats allowed, private and
+ * shared mixed): a short deadline, like OP_TIMED, so that it never blocks
+ * a checkpoint; the unit is booked to the semaphore whose index came back.
+ */
+static void do_acquire_any(struct wthr *w)
+{
+	sema_t *v[4];
+	int k[4], n = 2 + xrand(&w->rng) % 3, i, ret;
+	struct timespec dl;
+	clockid_t clk;
+
+	for (i = 0; i < n; i++) {
+		k[i] = pick_sema(w);
+		v[i] = sema_of(k[i]);
+	}
+	set_op(w, OP_ANY, k[0]);
+	atomic_fetch_add(&shm->ops[OP_ANY], 1);
+	clk = xrand(&w->rng) & 1 ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+	dl = deadline_in(clk, (int64_t)(xrand(&w->rng) % 2200000) - 200000);
+	ret = sema_acquire_any(v, n, &dl, clk);
+	if (ret >= 0 && ret < n)
+		got(w, k[ret], 1);
+	else if (ret == -EINTR)
+		atomic_fetch_add(&shm->eintr, 1);
+	else if (ret == -ETIMEDOUT)
+		atomic_fetch_add(&shm->timeouts, 1);
+	else
+		fail(C_RET, "acquire_any on semaphores %d.. returned %d", k[0],
+		     ret);
+	set_op(w, OP_NONE, -1);
+}
+
 static void do_release(struct wthr *w, int op, int k, long n)
 {
 	sema_t *s = sema_of(k);
@@ -531,6 +567,8 @@ static void step(struct wthr *w)
 	if (w->nheld == 0) {
 		if (cfg->fork_div && xrand(&w->rng) % cfg->fork_div == 0)
 			do_fork(w);
+		else if (r >= 85)
+			do_acquire_any(w);
 		else
 			do_acquire(w, r < 40 ? OP_ACQ : r < 65 ? OP_TRY : OP_TIMED, k);
 	} else if (r < 55 || w->nheld >= MAX_HELD) {
@@ -543,6 +581,8 @@ static void step(struct wthr *w)
 			do_release(w, OP_REL_N, k, 1 + xrand(&w->rng) % h);
 		else
 			do_release(w, OP_HANDOFF, k, 1);
+	} else if (r >= 90) {
+		do_acquire_any(w);
 	} else {
 		do_acquire(w, r < 75 ? OP_TRY : OP_TIMED, k);
 	}
@@ -1566,9 +1606,10 @@ int main(int argc, char **argv)
 
 	for (total_ops = 0, k = 1; k < OP_NR; k++)
 		total_ops += shm->ops[k];
-	ksft_print_msg("ops %ld: acquire %ld, try %ld (%ld EAGAIN), timed %ld (%ld timeouts), release %ld, release_n %ld, handoff %ld, fork %ld; EINTR %ld; signals handled %ld\n",
+	ksft_print_msg("ops %ld: acquire %ld, try %ld (%ld EAGAIN), timed %ld and any %ld (%ld timeouts), release %ld, release_n %ld, handoff %ld, fork %ld; EINTR %ld; signals handled %ld\n",
 		       total_ops, shm->ops[OP_ACQ], shm->ops[OP_TRY], shm->eagain,
-		       shm->ops[OP_TIMED], shm->timeouts, shm->ops[OP_REL],
+		       shm->ops[OP_TIMED], shm->ops[OP_ANY], shm->timeouts,
+		       shm->ops[OP_REL],
 		       shm->ops[OP_REL_N], shm->ops[OP_HANDOFF],
 		       shm->ops[OP_FORK], shm->eintr, shm->handled_signals);
 	ksft_print_msg("checkpoints %ld: %ld wake probes (%ld units to %ld sleepers), kills %ld (%ld with waiters asleep, %ld releases racing them), units restored for the killed %ld\n",

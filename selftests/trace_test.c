@@ -7,7 +7,7 @@
  * the line that breaks it.  Then a live run: events/hsema enabled with the
  * "counter" trace clock (one global order, the order of the bucket lock),
  * a contention workload with batch releases, handoffs, timeouts, signals,
- * starvation and a fault, then the trace replayed: no violation, every
+ * starvation, a fault and waits for any, then the trace replayed: no violation, every
  * kind of event seen, each timeout, EINTR and EFAULT that userspace saw
  * matched by its event, and the module's counters equal to the events.
  */
@@ -379,6 +379,75 @@ TEST(task_waits_twice)
 		2, "while it still waits as ticket 1");
 }
 
+/*
+ * A wait for any (pid 101) in two keys: a release of A passes over it
+ * (it is being granted B's unit) and grants the single waiter behind it;
+ * it withdraws from A.  Then one that had been woken in A is granted B's
+ * unit in B's starvation, and passes its wake on when it withdraws from A.
+ */
+TEST(wait_for_any_passes)
+{
+	struct ht_replay *r = ht_replay_new();
+
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(0, ht_replay_text(r,
+		EV(101, "queued_any", KA " ticket=1 depth=1 pid=101")
+		EV(101, "queued_any", KB " ticket=1 depth=1 pid=101")
+		EV(102, "queued", KA " ticket=2 depth=2 pid=102")
+		EV(200, "granted", KB " ticket=1 depth=0 pid=101")
+		EV(200, "released", KB " n=1 granted=1 woken=0 depth=0")
+		EV(300, "starvation", KA " entered depth=2")
+		EV(300, "granted", KA " ticket=2 depth=1 pid=102")
+		EV(300, "starvation", KA " left depth=1")
+		EV(300, "released", KA " n=1 granted=1 woken=0 depth=1")
+		EV(101, "withdrawn", KA " ticket=1 depth=0 pid=101")
+		EV(103, "queued_any", KA " ticket=1 depth=1 pid=103")
+		EV(103, "queued_any", KB " ticket=1 depth=1 pid=103")
+		EV(104, "queued", KA " ticket=2 depth=2 pid=104")
+		EV(200, "woken", KA " ticket=1 depth=2 pid=103")
+		EV(200, "released", KA " n=1 granted=0 woken=1 depth=2")
+		EV(300, "starvation", KB " entered depth=1")
+		EV(300, "granted", KB " ticket=1 depth=0 pid=103")
+		EV(300, "starvation", KB " left depth=0")
+		EV(300, "released", KB " n=1 granted=1 woken=0 depth=0")
+		EV(103, "withdrawn", KA " ticket=1 depth=1 pid=103")
+		EV(103, "woken", KA " ticket=2 depth=1 pid=104")
+		EV(104, "acquired", KA " ticket=2 depth=0 pid=104")));
+	EXPECT_EQ(0, ht_replay_finish(r));
+	if (ht_replay_violation(r))
+		ht_print_violation(r, stderr);
+	EXPECT_EQ(2, ht_replay_count(r, HT_QUEUED_ANY) / 2);
+	EXPECT_EQ(2, ht_replay_count(r, HT_WITHDRAWN));
+	ht_replay_free(r);
+}
+
+/* A wait for any is in each queue once; a single wait in one only. */
+TEST(wait_for_any_twice_in_one_key)
+{
+	expect_violation(_metadata,
+		EV(101, "queued_any", KA " ticket=1 depth=1 pid=101")
+		EV(101, "queued_any", KA " ticket=2 depth=2 pid=101"),
+		2, "while it still waits as ticket 1");
+}
+
+TEST(single_wait_while_waiting_for_any)
+{
+	expect_violation(_metadata,
+		EV(101, "queued_any", KA " ticket=1 depth=1 pid=101")
+		EV(101, "queued", KB " ticket=1 depth=1 pid=101"),
+		2, "while it still waits as ticket 1");
+}
+
+/* Only waits for any may be passed over by a grant. */
+TEST(grant_passes_over_a_single_wait)
+{
+	expect_violation(_metadata,
+		EV(101, "queued", KA " ticket=1 depth=1 pid=101")
+		EV(102, "queued_any", KA " ticket=2 depth=2 pid=102")
+		EV(200, "granted", KA " ticket=2 depth=1 pid=102"),
+		3, "grants go in ticket order");
+}
+
 TEST(ticket_skipped)
 {
 	expect_violation(_metadata,
@@ -713,6 +782,90 @@ static void run_mix(struct __test_metadata *_metadata, struct seen *seen)
 	free(m);
 }
 
+/* ---- waits for any ---- */
+
+#define ANY_NT		3	/* threads waiting for any of two */
+#define ANY_EACH	150	/* units each of them takes */
+#define ANY_SINGLE	100	/* units a plain acquirer of A takes */
+
+struct any_mix {
+	sema_t a, b;
+	atomic_int done;
+	atomic_long errors;
+};
+
+static void *any_waiter_fn(void *arg)
+{
+	struct any_mix *m = arg;
+	sema_t *const v[2] = { &m->a, &m->b };
+	int i, ret;
+
+	for (i = 0; i < ANY_EACH; i++) {
+		ret = sema_acquire_any(v, 2, NULL, CLOCK_MONOTONIC);
+		if (ret != 0 && ret != 1)
+			atomic_fetch_add(&m->errors, 1);
+	}
+	atomic_fetch_add(&m->done, 1);
+	return NULL;
+}
+
+static void *any_single_fn(void *arg)
+{
+	struct any_mix *m = arg;
+	int i;
+
+	for (i = 0; i < ANY_SINGLE; i++)
+		if (sema_acquire(&m->a))
+			atomic_fetch_add(&m->errors, 1);
+	atomic_fetch_add(&m->done, 1);
+	return NULL;
+}
+
+/*
+ * Waits for any of A and B next to a plain waiter of A: releases of either
+ * word, single and in batches, with pauses past A's threshold so that A
+ * starves with waits for any in its queue; they withdraw from the other
+ * queue each time.  No timeouts or signals, so that those events stay one
+ * per call for the checks of the mix.
+ */
+static void scene_any(struct __test_metadata *_metadata)
+{
+	struct any_mix *m = calloc(1, sizeof(*m));
+	unsigned int seed = 0x2545f491, r;
+	pthread_t t[ANY_NT + 1];
+	int64_t deadline;
+	long made = 0;
+	int i;
+
+	ASSERT_NE(NULL, m);
+	ASSERT_EQ(0, sema_init(&m->a, 0, 0));
+	ASSERT_EQ(0, sema_init(&m->b, 0, 0));
+	ASSERT_EQ(0, sema_set_starve_threshold(&m->a, 300));
+	for (i = 0; i < ANY_NT; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, any_waiter_fn, m));
+	ASSERT_EQ(0, pthread_create(&t[ANY_NT], NULL, any_single_fn, m));
+	while (made < ANY_NT * ANY_EACH + ANY_SINGLE) {
+		r = xrand(&seed);
+		EXPECT_EQ(0, sema_release_n((r & 1) ? &m->b : &m->a,
+					    1 + (r >> 1) % 2));
+		made += 1 + (r >> 1) % 2;
+		if ((r >> 4) % 4 == 0)
+			usleep_ns((r >> 8) % 600000);
+	}
+	/* The plain waiter may still need units of A: give them. */
+	deadline = now_ns(CLOCK_MONOTONIC) + HSEMA_POLL_MS * 1000000LL;
+	while (atomic_load(&m->done) < ANY_NT + 1 &&
+	       now_ns(CLOCK_MONOTONIC) < deadline) {
+		EXPECT_EQ(0, sema_release(&m->a));
+		usleep_ns(1000000);
+	}
+	ASSERT_EQ(ANY_NT + 1, atomic_load(&m->done)) TH_LOG("waiters stuck");
+	for (i = 0; i <= ANY_NT; i++)
+		pthread_join(t[i], NULL);
+	EXPECT_EQ(0, atomic_load(&m->errors));
+	free(m);
+}
+
 /* ---- deterministic scenes: each kind of event at least once ---- */
 
 static void join_waiter(struct __test_metadata *_metadata, struct waiter *w,
@@ -945,6 +1098,8 @@ TEST_F_TIMEOUT(live, contention_trace_replays, 120)
 	scene_requeue_fault(_metadata, self->fd, &seen);
 	TH_LOG("random mix");
 	run_mix(_metadata, &seen);
+	TH_LOG("scene: waits for any");
+	scene_any(_metadata);
 
 	ASSERT_EQ(0, tfs_write(self, "tracing_on", "0"));
 	ASSERT_EQ(0, tfs_write(self, "events/hsema/enable", "0"));
@@ -1023,7 +1178,10 @@ TEST_F_TIMEOUT(live, contention_trace_replays, 120)
 	EXPECT_EQ(atomic_load(&seen.efaults), COUNT(HT_FAULTED));
 
 	/* The module's counters, one event each (nobody else uses hsema). */
-	EXPECT_EQ(st1.waits - st0.waits, COUNT(HT_QUEUED));
+	EXPECT_LE(1, COUNT(HT_QUEUED_ANY));
+	EXPECT_LE(1, COUNT(HT_WITHDRAWN));
+	EXPECT_EQ(st1.waits - st0.waits,
+		  COUNT(HT_QUEUED) + COUNT(HT_QUEUED_ANY));
 	EXPECT_EQ(st1.wakes - st0.wakes, COUNT(HT_WOKEN));
 	EXPECT_EQ(st1.requeues - st0.requeues, COUNT(HT_REQUEUED));
 	EXPECT_EQ(st1.grants - st0.grants, COUNT(HT_GRANTED));
