@@ -36,6 +36,7 @@ struct config {
 	int rounds;			/* ... split into this many turns */
 	double lockskew_secs;		/* per implementation per placement */
 	double pingpong_secs;		/* per implementation per placement */
+	double any_secs;		/* per variant per placement (any.c) */
 	uint64_t pairs;			/* uncontended pairs per repetition */
 	int reps;			/* ... and repetitions */
 	int cpus[MAX_THREADS], nr_cpus;	/* the CPUs we may use */
@@ -45,6 +46,9 @@ void bench_uncontended(const struct config *cfg);
 void bench_contended(const struct config *cfg);
 void bench_lockskew(const struct config *cfg);
 void bench_pingpong(const struct config *cfg);
+void bench_any(const struct config *cfg);
+/* The any row's fields of the meta record: its set sizes and variants. */
+void any_meta(const struct config *cfg);
 
 void die(const char *what, int err);
 void *xalloc(size_t size);		/* zeroed, cache-line aligned */

@@ -20,6 +20,10 @@
 #include "json.h"
 #include "kcount.h"
 
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv	449
+#endif
+
 #define EVENT	"events/raw_syscalls/sys_enter"
 
 static char trigger_path[128], hist_path[128];
@@ -107,19 +111,20 @@ static bool field(const char *line, const char *name, uint64_t *v)
 	return end != p;
 }
 
-static bool kcount_read(const pid_t *tids, int n, uint64_t *futex,
-			uint64_t *ioctl);
-
 bool kcount_stop(const pid_t *tids, int n, uint64_t *futex, uint64_t *ioctl)
 {
 	bool ok = kcount_read(tids, n, futex, ioctl);
 
-	remove_trigger();
+	kcount_end();
 	return ok;
 }
 
-static bool kcount_read(const pid_t *tids, int n, uint64_t *futex,
-			uint64_t *ioctl)
+void kcount_end(void)
+{
+	remove_trigger();
+}
+
+bool kcount_read(const pid_t *tids, int n, uint64_t *futex, uint64_t *ioctl)
 {
 	uint64_t pid, id, hits, dropped = 0;
 	bool totals = false;
@@ -144,7 +149,7 @@ static bool kcount_read(const pid_t *tids, int n, uint64_t *futex,
 					break;
 			if (i == n)
 				continue;
-			if (id == SYS_futex)
+			if (id == SYS_futex || id == SYS_futex_waitv)
 				*futex += hits;
 			else if (id == SYS_ioctl)
 				*ioctl += hits;
@@ -246,7 +251,8 @@ bool kcount_setup(void)
 
 	snprintf(spec, sizeof(spec),
 		 "hist:keys=common_pid,id:vals=hitcount:sort=common_pid:size=8192"
-		 " if id == %d || id == %d", SYS_futex, SYS_ioctl);
+		 " if id == %d || id == %d || id == %d", SYS_futex,
+		 SYS_futex_waitv, SYS_ioctl);
 	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
 		snprintf(trigger_path, sizeof(trigger_path), "%s/" EVENT "/trigger",
 			 roots[i]);
@@ -280,8 +286,9 @@ bool kcount_setup(void)
 	}
 	snprintf(method, sizeof(method),
 		 "tracefs hist trigger on raw_syscalls:sys_enter keyed on "
-		 "(common_pid, id), ids %d (futex) and %d (ioctl), worker threads "
-		 "only, in a counting turn of its own; self-test exact",
-		 SYS_futex, SYS_ioctl);
+		 "(common_pid, id), ids %d (futex), %d (futex_waitv, counted "
+		 "as futex) and %d (ioctl), worker threads only, in a counting "
+		 "turn of its own; self-test exact",
+		 SYS_futex, SYS_futex_waitv, SYS_ioctl);
 	return true;
 }

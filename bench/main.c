@@ -7,7 +7,7 @@
  *
  * usage: hsema-bench [-s] [-o FILE] [-b BENCH,...] [-i IMPL,...]
  *                    [-t THREADS,...] [-c USEC,...] [-d SECONDS] [-r TURNS]
- *                    [-L SECONDS] [-P SECONDS] [-K]
+ *                    [-L SECONDS] [-P SECONDS] [-A SECONDS] [-K]
  *        hsema-bench -l    (list the implementations)
  */
 #include <errno.h>
@@ -93,12 +93,12 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: hsema-bench [-s] [-o FILE] [-b BENCH,...] [-i IMPL,...]\n"
 		"                   [-t THREADS,...] [-c USEC,...] [-d SECONDS] [-r TURNS]\n"
-		"                   [-L SECONDS] [-P SECONDS] [-K]\n"
+		"                   [-L SECONDS] [-P SECONDS] [-A SECONDS] [-K]\n"
 		"       hsema-bench -l\n"
 		"  -l  list the implementations and exit\n"
 		"  -s  smoke: a tiny grid and short runs, for CI\n"
 		"  -o  write the JSON Lines records to FILE (default stdout)\n"
-		"  -b  benchmarks: uncontended,contended,lockskew,pingpong\n"
+		"  -b  benchmarks: uncontended,contended,lockskew,pingpong,any\n"
 		"  -i  implementations (default all):");
 	for (int i = 0; i < NR_IMPL; i++)
 		fprintf(stderr, "%s%s", i ? "," : " ", sem_ops[i].name);
@@ -109,6 +109,9 @@ static void usage(void)
 		"  -r  ... in this many turns, each its own throughput (default 3)\n"
 		"  -L  seconds per implementation per lockskew placement (default 2)\n"
 		"  -P  seconds per implementation per ping-pong placement (default 1)\n"
+		"  -A  seconds per variant per placement of any, in -r turns\n"
+		"      (default 1): sema_acquire_any and sema_acquire run with\n"
+		"      -i libsema, futex_waitv with -i raw-futex\n"
 		"  -K  do not count kernel entries (no tracefs trigger; on the host)\n");
 	exit(2);
 }
@@ -234,25 +237,30 @@ static void meta(const struct config *cfg)
 	json_int("rounds", cfg->rounds);
 	json_num("lockskew_secs", cfg->lockskew_secs);
 	json_num("pingpong_secs", cfg->pingpong_secs);
+	any_meta(cfg);
 	json_end();
 }
 
-enum { B_UNCONTENDED = 1, B_CONTENDED = 2, B_LOCKSKEW = 4, B_PINGPONG = 8 };
+enum {
+	B_UNCONTENDED = 1, B_CONTENDED = 2, B_LOCKSKEW = 4, B_PINGPONG = 8,
+	B_ANY = 16,
+};
 
 static int parse_benches(char *arg)
 {
 	static const char *const names[] = {
-		"uncontended", "contended", "lockskew", "pingpong",
+		"uncontended", "contended", "lockskew", "pingpong", "any",
 	};
+	const int nr = (int)(sizeof(names) / sizeof(names[0]));
 	char *tok, *save = NULL;
 	int mask = 0, i;
 
 	for (tok = strtok_r(arg, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < 4; i++)
+		for (i = 0; i < nr; i++)
 			if (!strcmp(tok, names[i]))
 				break;
-		if (i == 4)
+		if (i == nr)
 			usage();
 		mask |= 1 << i;
 	}
@@ -296,20 +304,20 @@ int main(int argc, char **argv)
 		 * time one run of 3 s per cell took.
 		 */
 		.cell_secs = 2, .rounds = 3,
-		.lockskew_secs = 2, .pingpong_secs = 1,
+		.lockskew_secs = 2, .pingpong_secs = 1, .any_secs = 1,
 		.pairs = 200000, .reps = 15,
 	};
-	double lockskew_secs = 0, pingpong_secs = 0;
+	double lockskew_secs = 0, pingpong_secs = 0, any_secs = 0;
 	char *outfile = NULL;
 	int opt, i, benches = B_UNCONTENDED | B_CONTENDED | B_LOCKSKEW |
-			      B_PINGPONG;
+			      B_PINGPONG | B_ANY;
 	bool set_t = false, set_c = false, set_d = false, count = true;
 	uint64_t t0;
 	FILE *out = stdout;
 
 	for (i = 0; i < NR_IMPL; i++)
 		cfg.impl[i] = true;
-	while ((opt = getopt(argc, argv, "so:b:i:t:c:d:r:L:P:Klh")) != -1) {
+	while ((opt = getopt(argc, argv, "so:b:i:t:c:d:r:L:P:A:Klh")) != -1) {
 		switch (opt) {
 		case 'l':
 			for (i = 0; i < NR_IMPL; i++)
@@ -352,6 +360,9 @@ int main(int argc, char **argv)
 		case 'P':
 			pingpong_secs = parse_secs(optarg);
 			break;
+		case 'A':
+			any_secs = parse_secs(optarg);
+			break;
 		default:
 			usage();
 		}
@@ -375,6 +386,7 @@ int main(int argc, char **argv)
 			cfg.cell_secs = 0.15;
 		cfg.lockskew_secs = 0.2;
 		cfg.pingpong_secs = 0.1;
+		cfg.any_secs = 0.1;
 		cfg.pairs = 20000;
 		cfg.reps = 3;
 	}
@@ -382,6 +394,8 @@ int main(int argc, char **argv)
 		cfg.lockskew_secs = lockskew_secs;
 	if (pingpong_secs)
 		cfg.pingpong_secs = pingpong_secs;
+	if (any_secs)
+		cfg.any_secs = any_secs;
 	for (i = 0; i < NR_IMPL; i++) {
 		if (cfg.impl[i] && sem_ops[i].libsema && !sems_have_hsema()) {
 			fprintf(stderr, "hsema-bench: no %s: load the module, "
@@ -409,6 +423,8 @@ int main(int argc, char **argv)
 		timed("uncontended", bench_uncontended, &cfg);
 	if (benches & B_PINGPONG)
 		timed("pingpong", bench_pingpong, &cfg);
+	if (benches & B_ANY)
+		timed("any", bench_any, &cfg);
 	if (benches & B_LOCKSKEW)
 		timed("lockskew", bench_lockskew, &cfg);
 	if (benches & B_CONTENDED)

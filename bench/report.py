@@ -16,6 +16,11 @@ DIR/machine.json, and writes:
   DIR/targets.json   the targets, machine-readable
   DIR/*.png          throughput, wait-time distributions, fairness, lockskew
 
+The any row (bench/any.c: hand-overs through sema_acquire_any() on 1, 8
+and 64 semaphores, futex_waitv() on as many words, and sema_acquire() on
+one) has records of its own, "impl" naming the variant and "sems" the set
+size, checked and tabled apart from the implementations.
+
 It first checks that the run is complete (every benchmark, cell and
 implementation present, every number sane) and exits 1 naming what is
 missing; the targets themselves never fail it: a benchmark is not a test.
@@ -36,7 +41,11 @@ import sys
 import tempfile
 
 BASE = "glibc-sem"              # ratios are to this, as the issue asks
-BENCHES = ("uncontended", "contended", "lockskew", "pingpong")
+BENCHES = ("uncontended", "contended", "lockskew", "pingpong", "any")
+# The "any" row's variants (any.c): their own names, not implementations.
+ANY = "sema_acquire_any"
+ANY_WAITV = "futex_waitv"
+ANY_PLAIN = "sema_acquire"      # one semaphore: what ANY is held to
 LIBSEMA = "libsema"
 HANDOFF = "libsema-handoff"
 POSIX = "libsema-posix"         # glibc's sem_t API, libsema-posix's functions
@@ -151,8 +160,11 @@ def hsema_impls(meta):
     return [i["name"] for i in impls if i["name"] in HSEMA_IMPLS_BEFORE]
 
 
-def check_counts(meta, impl, r, where):
-    """Kernel entries and switches: counted and sane, or null, never faked."""
+def check_counts(meta, impl, r, where, over_hsema=None):
+    """Kernel entries and switches: counted and sane, or null, never faked.
+
+    @over_hsema: the names that may make ioctl calls (default: the
+    implementations over hsema)."""
     for k in ("futex_calls", "ioctl_calls", "kentries_per_op", "nvcsw",
               "nvcsw_per_op"):
         need(k in r, f"{where}: no {k}")
@@ -171,8 +183,74 @@ def check_counts(meta, impl, r, where):
     # Only the implementations over hsema talk to /dev/hsema: an ioctl
     # anywhere else would be the harness's, counted against an
     # implementation.
-    need(impl in hsema_impls(meta) or r["ioctl_calls"] == 0,
+    if over_hsema is None:
+        over_hsema = hsema_impls(meta)
+    need(impl in over_hsema or r["ioctl_calls"] == 0,
          f"{where}: {r['ioctl_calls']} ioctl calls from {impl}")
+
+
+def any_hsema(meta):
+    """The any row's variants over hsema."""
+    return [i["name"] for i in meta.get("any_impls", []) if i["uses_hsema"]]
+
+
+def check_any(meta, recs):
+    """The any row (any.c): every variant, set size and placement present,
+    turns that add up, hand-overs that match the round trips, counts."""
+    need(isinstance(meta.get("any_impls"), list) and meta.get("any_sems"),
+         "any: the meta record does not describe the row")
+    names = [i["name"] for i in meta["any_impls"]]
+    by = {}
+    for r in recs:
+        where = f"any {r.get('impl')} {r.get('sems')} {r.get('placement')}"
+        need(r.get("impl") in names, f"{where}: unknown variant")
+        key = (r["impl"], r.get("placement"), r.get("sems"))
+        need(key not in by, f"duplicate record {where}")
+        by[key] = r
+    pls = ["same-cpu", "two-cpus"][:min(meta.get("cpus", 1), 2)]
+    for i in meta["any_impls"]:
+        for n in i["sems"]:
+            for pl in pls:
+                where = f"any {i['name']} on {n} {pl}"
+                r = by.get((i["name"], pl, n))
+                need(r, f"{where}: missing")
+                need(r["released"] == n - 1, f"{where}: released "
+                     f"{r['released']}, not the last")
+                need(r["round_trips"] > 0, f"{where}: no round trip")
+                h = r["handover_ns"]
+                need(h["n"] == r["round_trips"],
+                     f"{where}: {h['n']} hand-overs for {r['round_trips']} "
+                     "round trips")
+                need(sum(c for _, c in h["buckets"]) == h["n"],
+                     f"{where}: histogram incomplete")
+                need(h["p50"] <= h["p99"] <= h["p999"] <= h["max"],
+                     f"{where}: percentiles out of order")
+                turns = r.get("turns")
+                need(isinstance(turns, list) and len(turns) == meta["rounds"],
+                     f"{where}: {len(turns or [])} turns, not "
+                     f"{meta['rounds']}")
+                need(sum(x["round_trips"] for x in turns) ==
+                     r["round_trips"], f"{where}: the turns do not add up")
+                need(sum(x["nvcsw"] for x in turns) == r["nvcsw"],
+                     f"{where}: the turns' nvcsw do not add up")
+                need(all(x["round_trips"] > 0 and x["handover_p50_ns"] >= 0
+                         for x in turns), f"{where}: an empty turn")
+                check_counts(meta, i["name"], r, where, any_hsema(meta))
+                if meta.get("kcount_available"):
+                    ct = r.get("count_turn")
+                    need(isinstance(ct, dict) and ct["round_trips"] > 0,
+                         f"{where}: no counting turn")
+                    for k in ("futex_calls", "ioctl_calls"):
+                        need(ct[k] == r[k], f"{where}: {k} is not the "
+                             "counting turn's")
+                if i["uses_hsema"]:
+                    need("hsema" in r, f"{where}: no module counters")
+                elif "hsema" in r:
+                    need(r["hsema"]["waits"] == 0,
+                         f"{where}: the module counted waits while it ran")
+    need(len(by) == sum(len(i["sems"]) for i in meta["any_impls"]) *
+         len(pls), "any: records beyond the meta record's variants")
+    return by
 
 
 def check(meta, recs, cg, want_all):
@@ -193,17 +271,21 @@ def check(meta, recs, cg, want_all):
     for impl, c in cg.items():
         need(c["syscalls"] == 0,
              f"{impl}: {c['syscalls']} system calls on the uncontended path")
-    by = {}
+    by, anyrecs = {}, []
     for r in recs:
         need("bench" in r and "impl" in r, f"a record without bench/impl: {r}")
+        if r["bench"] == "any":
+            anyrecs.append(r)
+            continue
         need(r["impl"] in impls, f"unknown implementation {r['impl']}")
         key = (r["bench"], r["impl"], r.get("placement"), r.get("threads"),
                r.get("cs_us"))
         need(key not in by, f"duplicate record {key}")
         by[key] = r
     cpus = meta.get("cpus", 1)
-    present = {b for b, *_ in by}
+    present = {b for b, *_ in by} | ({"any"} if anyrecs else set())
     meta["_present"] = present
+    meta["_any"] = check_any(meta, anyrecs) if anyrecs else {}
     if want_all:
         need(present == set(BENCHES), f"benchmarks missing: "
              f"{sorted(set(BENCHES) - present)}")
@@ -476,6 +558,74 @@ def combine_cells(runs, impls, base=BASE):
     return cells
 
 
+def any_turn_ratios(a, b):
+    """Hand-over a / b turn by turn (the any row's turn k of every variant
+    ran in the same round), each turn's median hand-over."""
+    need(len(a["turns"]) == len(b["turns"]),
+         f"any {a['impl']} on {a['sems']}: turns do not pair with "
+         f"{b['impl']}'s")
+    rs = [ratio(x["handover_p50_ns"], y["handover_p50_ns"])
+          for x, y in zip(a["turns"], b["turns"])]
+    return [r for r in rs if r is not None]
+
+
+def combine_any(metas):
+    """Per any-row (variant, placement, sems): the hand-over, and its
+    ratios to the plain hand-over (sema_acquire, one semaphore) and, for
+    sema_acquire_any, to futex_waitv on as many words.
+
+    A run's hand-over is the median over its turns of each turn's median
+    hand-over; the cell's the median over runs, with the range across
+    runs and across every turn.  Ratios are taken turn by turn, then the
+    same way.  Counts per hand-over are the median over runs."""
+    out = {}
+    for key in metas[0]["_any"]:
+        impl, pl, n = key
+        per = []
+        for m in metas:
+            need(key in m["_any"], f"any {impl} on {n} {pl}: not in every run")
+            r = m["_any"][key]
+            vals = [x["handover_p50_ns"] for x in r["turns"]]
+            d = {"median": median(vals), "min": min(vals), "max": max(vals),
+                 "kentries_per_op": r["kentries_per_op"],
+                 "nvcsw_per_op": r["nvcsw_per_op"]}
+            for name, bkey in (("vs_plain", (ANY_PLAIN, pl, 1)),
+                               ("vs_waitv", (ANY_WAITV, pl, n))):
+                if bkey == key or bkey not in m["_any"] or \
+                        (name == "vs_waitv" and impl != ANY):
+                    continue
+                rs = any_turn_ratios(r, m["_any"][bkey])
+                need(rs, f"any {impl} on {n} {pl}: no turn to compare")
+                d[name] = {"median": median(rs), "min": min(rs),
+                           "max": max(rs)}
+            per.append(d)
+        meds = [x["median"] for x in per]
+        ke = [x["kentries_per_op"] for x in per]
+        c = {"value": median(meds), "runs_lo": min(meds),
+             "runs_hi": max(meds),
+             "turns_lo": min(x["min"] for x in per),
+             "turns_hi": max(x["max"] for x in per),
+             "kentries_per_op": None if None in ke else median(ke),
+             "nvcsw_per_op": median([x["nvcsw_per_op"] for x in per])}
+        for name in ("vs_plain", "vs_waitv"):
+            if all(name in x for x in per):
+                rm = [x[name]["median"] for x in per]
+                c[name] = {"ratio": median(rm), "runs_lo": min(rm),
+                           "runs_hi": max(rm),
+                           "turns_lo": min(x[name]["min"] for x in per),
+                           "turns_hi": max(x[name]["max"] for x in per)}
+        out[key] = c
+    return out
+
+
+def fmt_any_ns(c, nruns):
+    """The hand-over, then how far runs (and turns) were apart."""
+    s = fmt_ns(c["value"]) + " ("
+    if nruns > 1:
+        s += f"runs {fmt_ns(c['runs_lo'])}–{fmt_ns(c['runs_hi'])}; "
+    return s + f"turns {fmt_ns(c['turns_lo'])}–{fmt_ns(c['turns_hi'])})"
+
+
 def fmt_range(lo, hi):
     return f"{lo:.2f}–{hi:.2f}"
 
@@ -692,7 +842,7 @@ def fmt_count(x):
 
 
 def markdown(meta, end, machine, impls, by, cg, tg, notes, runs, cells,
-             scaled, scl, pcells):
+             scaled, scl, pcells, acells):
     nruns = len(runs)
     secs = ", ".join(f"{e['secs']:.0f}" for _, e, _ in runs)
     L = ["<!-- SPDX-License-Identifier: GPL-2.0-only -->"]
@@ -988,19 +1138,100 @@ def markdown(meta, end, machine, impls, by, cg, tg, notes, runs, cells,
                         "kernel entries / hand-over",
                         "vol. switches / hand-over"],
                        rows, ["l", "l"] + ["r"] * 9))
+    if "any" in meta["_present"]:
+        L += any_markdown(meta, runs, acells)
     L.append("")
     return "\n".join(L)
 
 
-def summary_csv(path, runs, impls, cells, scaled):
+def any_markdown(meta, runs, acells):
+    """6. The any row: hand-over latency by set size, then the counts."""
+    nruns = len(runs)
+    L = ["", "## 6. Hand-over through sema_acquire_any()\n"]
+    L.append("Two threads: one releases the last of n semaphores (value 0), "
+             "the other, waiting for any of the n, wakes with it and "
+             "releases a reply semaphore the first waits on; the releaser "
+             "releases only once the waiter has gone to sleep in its wait.  "
+             "The hand-over "
+             "is from just before the release to the waiter's return; each "
+             "turn keeps its median, and a cell is the median over turns "
+             "(and over runs: the median of the runs' medians) with the "
+             "range across runs and turns.  *sema_acquire_any*: libsema's "
+             "sema_acquire_any(); *futex_waitv*: a counting semaphore per "
+             "futex word (bench/waitvsem.c), futex_waitv() on the n words "
+             "and FUTEX_WAKE of the one released; *sema_acquire*: libsema's "
+             "plain hand-over on one semaphore, the same in every row.  "
+             "Ratios are taken turn by turn (turn k of every variant ran in "
+             "the same round), then as the hand-overs.  Counts per hand-over "
+             "as in ping-pong: both threads, a round trip being two "
+             "hand-overs (the measured one and the reply), median over "
+             "runs; futex_waitv() calls count as futex calls.\n")
+    sizes = meta["any_sems"]
+    rows = []
+    for pl in ("same-cpu", "two-cpus"):
+        plain = acells.get((ANY_PLAIN, pl, 1))
+        for n in sizes:
+            a = acells.get((ANY, pl, n))
+            v = acells.get((ANY_WAITV, pl, n))
+            if not (a or v):
+                continue
+            rows.append([pl, n,
+                         fmt_any_ns(a, nruns) if a else "–",
+                         fmt_any_ns(v, nruns) if v else "–",
+                         fmt_any_ns(plain, nruns) if plain else "–",
+                         fmt_cell_ratio(a["vs_plain"], nruns)
+                         if a and "vs_plain" in a else "–",
+                         fmt_cell_ratio(a["vs_waitv"], nruns)
+                         if a and "vs_waitv" in a else "–"])
+    L.append(table(["placement", "semaphores", ANY, ANY_WAITV,
+                    f"{ANY_PLAIN} (one)", f"{ANY} / {ANY_PLAIN}",
+                    f"{ANY} / {ANY_WAITV}"], rows, ["l"] + ["r"] * 6))
+    L.append("")
+    L.append("Per variant (the round trips, percentiles and module counters "
+             "are run 1's):\n")
+    rows = []
+    by = runs[0][0]["_any"]
+    for pl in ("same-cpu", "two-cpus"):
+        for impl in (ANY, ANY_WAITV, ANY_PLAIN):
+            for n in sizes:
+                r = by.get((impl, pl, n))
+                if not r:
+                    continue
+                c = acells[(impl, pl, n)]
+                h = r["handover_ns"]
+                hs = r.get("hsema")
+                rows.append([pl, impl, n, fmt_ns(r["ns_per_round_trip"]),
+                             fmt_ns(h["p50"]), fmt_ns(h["p99"]),
+                             fmt_ns(h["max"]),
+                             fmt_count(c["kentries_per_op"]),
+                             fmt_count(c["nvcsw_per_op"]),
+                             fmt_count(hs["waits"] / r["round_trips"])
+                             if hs else "–",
+                             fmt_count(hs["wakes"] / r["round_trips"])
+                             if hs else "–"])
+    L.append(table(["placement", "variant", "semaphores",
+                    "mean round trip (with the wait for the sleep)",
+                    "hand-over p50", "p99", "max",
+                    "kernel entries / hand-over", "vol. switches / hand-over",
+                    "module waits / round trip", "wakes / round trip"],
+                   rows, ["l", "l"] + ["r"] * 9))
+    return L
+
+
+def summary_csv(path, runs, impls, cells, scaled, acells):
     """One row per measurement of every run (view "default") and of the
     scaled view, then one per contended cell and implementation combining
-    the runs (run "combined")."""
+    the runs (run "combined"), then the any row's: per run and combined,
+    the hand-over's median over turns (each turn's median hand-over), in
+    "impl" the variant, in "sems" the set size.  "ratio_base" names what
+    the turn and runs ratios are to: glibc-sem in the contended rows,
+    sema_acquire (the plain hand-over, same placement) in the any row."""
     cols = ["run", "view", "bench", "impl", "placement", "threads", "cs_us",
             "metric", "value", "ratio_to_glibc", "turn_ratio_median",
             "turn_ratio_min", "turn_ratio_max", "runs_ratio_min",
             "runs_ratio_max", "kentries_per_op", "nvcsw_per_op", "p50_ns",
-            "p99_ns", "p999_ns", "max_ns", "jain", "max_min"]
+            "p99_ns", "p999_ns", "max_ns", "jain", "max_min", "sems",
+            "ratio_base"]
 
     def num(x, f="{:.4f}"):
         return "" if x is None or not finite(x) else f.format(x)
@@ -1047,7 +1278,8 @@ def summary_csv(path, runs, impls, cells, scaled):
                               [h["p50"], h["p99"], h["p999"], h["max"]]),
                             "" if "jain" not in r else f"{r['jain']:.5f}",
                             "" if "max_min" not in r or r["max_min"] is None
-                            else f"{r['max_min']:.4f}"])
+                            else f"{r['max_min']:.4f}", "",
+                            BASE if tr else ""])
         for (impl, t, cs), c in sorted(cells.items(),
                                        key=lambda kv: str(kv[0])):
             w.writerow(["combined", "default", "contended", impl, "", t, cs,
@@ -1055,7 +1287,35 @@ def summary_csv(path, runs, impls, cells, scaled):
                         num(c["ratio"]), num(c["ratio"]), num(c["turns_lo"]),
                         num(c["turns_hi"]), num(c["runs_lo"]),
                         num(c["runs_hi"]), num(c["kentries_per_op"]),
-                        num(c["nvcsw_per_op"]), "", "", "", "", "", ""])
+                        num(c["nvcsw_per_op"]), "", "", "", "", "", "", "",
+                        BASE])
+        for k, (m, _, _) in enumerate(runs):
+            for (impl, pl, n), r in sorted(m["_any"].items(),
+                                           key=lambda kv: str(kv[0])):
+                vals = [x["handover_p50_ns"] for x in r["turns"]]
+                b = m["_any"].get((ANY_PLAIN, pl, 1))
+                tr = any_turn_ratios(r, b) if b and impl != ANY_PLAIN \
+                    else []
+                h = r["handover_ns"]
+                w.writerow([k + 1, "default", "any", impl, pl, "", "",
+                            "handover_ns", f"{median(vals):.6g}", "",
+                            *(["", "", ""] if not tr else
+                              [num(median(tr)), num(min(tr)), num(max(tr))]),
+                            "", "", num(r.get("kentries_per_op")),
+                            num(r.get("nvcsw_per_op")), h["p50"], h["p99"],
+                            h["p999"], h["max"], "", "", n,
+                            ANY_PLAIN if tr else ""])
+        for (impl, pl, n), c in sorted(acells.items(),
+                                       key=lambda kv: str(kv[0])):
+            q = c.get("vs_plain")
+            w.writerow(["combined", "default", "any", impl, pl, "", "",
+                        "handover_ns", f"{c['value']:.6g}", "",
+                        *(["", "", "", "", ""] if not q else
+                          [num(q["ratio"]), num(q["turns_lo"]),
+                           num(q["turns_hi"]), num(q["runs_lo"]),
+                           num(q["runs_hi"])]),
+                        num(c["kentries_per_op"]), num(c["nvcsw_per_op"]),
+                        "", "", "", "", "", "", n, ANY_PLAIN if q else ""])
 
 
 # ---------------------------------------------------------------- plots
@@ -1270,6 +1530,8 @@ def main():
         present = meta["_present"]
         cells = combine_cells([(m, b) for m, _, b, _ in runs], impls) \
             if "contended" in present else {}
+        acells = combine_any([m for m, _, _, _ in runs]) \
+            if "any" in present else {}
         # libsema-posix against libsema, turn by turn as against glibc.
         pcells = combine_cells([(m, b) for m, _, b, _ in runs], [POSIX],
                                base=LIBSEMA) \
@@ -1307,15 +1569,17 @@ def main():
         with open(os.path.join(out, "table.md"), "w") as f:
             f.write(markdown(meta, end, machine, impls, by, cg, tg, a.note,
                              [(m, e, b) for m, e, b, _ in runs], cells,
-                             scaled, scl, pcells))
+                             scaled, scl, pcells, acells))
         summary_csv(os.path.join(out, "summary.csv"),
-                    [(m, e, b) for m, e, b, _ in runs], impls, cells, scaled)
+                    [(m, e, b) for m, e, b, _ in runs], impls, cells, scaled,
+                    acells)
         with open(os.path.join(out, "targets.json"), "w") as f:
             json.dump(tg, f, indent=1)
         # Every record of every run, tagged, in one file.
         with open(os.path.join(out, "results.jsonl"), "w") as f:
             for r in allrecs:
                 r.pop("_present", None)
+                r.pop("_any", None)
                 f.write(json.dumps(r) + "\n")
     except Incomplete as e:
         print(f"report: {e}", file=sys.stderr)
