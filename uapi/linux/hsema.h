@@ -273,7 +273,11 @@ enum hsema_refusal {
 	HSEMA_REFUSE_MAX = 15		/* room in struct hsema_stats */
 };
 
-/* Module-wide counters since load.  Each is monotonic. */
+/*
+ * Module-wide counters since load.  Each is monotonic.  A wait for any
+ * counts in each queue it joins: a wait, and a timeout or an interrupt
+ * when it leaves them without a unit.
+ */
 struct hsema_stats {
 	__u64 waits;		/* waiters queued */
 	__u64 slow_acquires;	/* units acquired in the kernel */
