@@ -76,11 +76,20 @@ static ktime_t hsema_deadline_to_host(ktime_t tim)
 	return tim;
 }
 
-/* A wait's absolute deadline, as the host's clock reads it, or -EINVAL. */
-static int hsema_deadline(u32 flags, s64 sec, s64 nsec, ktime_t *abs)
+/*
+ * A wait's deadline from its HSEMA_WAIT_TIMEOUT and HSEMA_WAIT_REALTIME
+ * flags: *@deadline is NULL without one, else @abs, the absolute deadline
+ * as the host's clock reads it.  -EINVAL for a clock without a deadline
+ * or a deadline out of range.
+ */
+static int hsema_deadline(u32 flags, s64 sec, s64 nsec, ktime_t *abs,
+			  const ktime_t **deadline)
 {
 	struct timespec64 ts;
 
+	*deadline = NULL;
+	if (!(flags & HSEMA_WAIT_TIMEOUT))
+		return (flags & HSEMA_WAIT_REALTIME) ? -EINVAL : 0;
 	if (sec < 0 || nsec < 0 || nsec >= NSEC_PER_SEC)
 		return -EINVAL;
 	ts.tv_sec = sec;
@@ -89,6 +98,7 @@ static int hsema_deadline(u32 flags, s64 sec, s64 nsec, ktime_t *abs)
 	/* CLOCK_REALTIME is the same in every time namespace. */
 	if (!(flags & HSEMA_WAIT_REALTIME))
 		*abs = hsema_deadline_to_host(*abs);
+	*deadline = abs;
 	return 0;
 }
 
@@ -120,7 +130,7 @@ static long hsema_wait_owned(const struct hsema_wait *a, u32 __user *owned,
 
 static long hsema_ioc_wait(void __user *arg)
 {
-	const ktime_t *deadline = NULL;
+	const ktime_t *deadline;
 	u32 __user *owned = NULL;
 	struct hsema_wait a;
 	ktime_t abs;
@@ -130,8 +140,6 @@ static long hsema_ioc_wait(void __user *arg)
 		return -EFAULT;
 	if ((a.flags & ~HSEMA_WAIT_FLAGS) || a.pad || a.reserved1)
 		return -EINVAL;
-	if ((a.flags & HSEMA_WAIT_REALTIME) && !(a.flags & HSEMA_WAIT_TIMEOUT))
-		return -EINVAL;
 	if (a.flags & HSEMA_WAIT_OWNED) {
 		if (!a.owned || !IS_ALIGNED(a.owned, sizeof(u32)))
 			return -EINVAL;
@@ -139,14 +147,10 @@ static long hsema_ioc_wait(void __user *arg)
 	} else if (a.owned) {
 		return -EINVAL;
 	}
-
-	if (a.flags & HSEMA_WAIT_TIMEOUT) {
-		ret = hsema_deadline(a.flags, a.deadline_sec, a.deadline_nsec,
-				     &abs);
-		if (ret)
-			return ret;
-		deadline = &abs;
-	}
+	ret = hsema_deadline(a.flags, a.deadline_sec, a.deadline_nsec, &abs,
+			     &deadline);
+	if (ret)
+		return ret;
 
 	if (owned)
 		ret = hsema_wait_owned(&a, owned, deadline);
@@ -169,7 +173,7 @@ static long hsema_ioc_wait(void __user *arg)
  */
 static long hsema_ioc_wait_any(void __user *arg)
 {
-	const ktime_t *deadline = NULL;
+	const ktime_t *deadline;
 	struct hsema_any_entry *e;
 	struct hsema_wait_any a;
 	unsigned int i;
@@ -181,17 +185,12 @@ static long hsema_ioc_wait_any(void __user *arg)
 	if ((a.flags & ~HSEMA_WAIT_ANY_FLAGS) ||
 	    !hsema_reserved_zero(a.reserved, ARRAY_SIZE(a.reserved)))
 		return -EINVAL;
-	if ((a.flags & HSEMA_WAIT_REALTIME) && !(a.flags & HSEMA_WAIT_TIMEOUT))
-		return -EINVAL;
 	if (!a.count || a.count > HSEMA_ANY_MAX)
 		return -EINVAL;
-	if (a.flags & HSEMA_WAIT_TIMEOUT) {
-		ret = hsema_deadline(a.flags, a.deadline_sec, a.deadline_nsec,
-				     &abs);
-		if (ret)
-			return ret;
-		deadline = &abs;
-	}
+	ret = hsema_deadline(a.flags, a.deadline_sec, a.deadline_nsec, &abs,
+			     &deadline);
+	if (ret)
+		return ret;
 	e = memdup_user(u64_to_user_ptr(a.entries), a.count * sizeof(*e));
 	if (IS_ERR(e))
 		return PTR_ERR(e);
