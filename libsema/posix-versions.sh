@@ -3,16 +3,20 @@
 #
 # posix-versions.sh CC OUT.h OUT.map: the symbol versions libsema-posix
 # must define so that it binds under LD_PRELOAD for every binary, whatever
-# glibc it was linked against: each version of each sem_* function that
-# the C library CC links against exports (on amd64: GLIBC_2.2.5 and
-# GLIBC_2.34, and GLIBC_2.30 for sem_clockwait), read from that libc.so.6
-# with readelf, so that every architecture gets its own.
+# glibc it was linked against: each version of each sem_* function (and
+# of pthread_cancel(), which the library wraps to learn whether the
+# process cancels threads at all) that the C library CC links against
+# exports (on amd64: GLIBC_2.2.5 and GLIBC_2.34, and GLIBC_2.30 for
+# sem_clockwait), read from that libc.so.6 with readelf, so that every
+# architecture gets its own.
 #
 # OUT.h defines PSEM_SYMVER_<function> as the symver attributes of that
-# function's definition: its default version, LIBSEMA_POSIX_1.0, which
-# programs linked with -lsema-posix bind to, and each glibc version;
-# OUT.map is the version script: LIBSEMA_POSIX_1.0 and one empty node per
-# glibc version (the symbols get their versions from the attributes; the
+# function's definition: its default version, LIBSEMA_POSIX_1.0 (1.1 for
+# pthread_cancel), which programs linked with -lsema-posix bind to, and
+# each glibc version; and PSEM_GLIBC_VERSIONS_<function> as those glibc
+# versions, a list of strings (to check that a program's calls reach the
+# library).  OUT.map is the version script: LIBSEMA_POSIX_1.0 and 1.1,
+# and one empty node per glibc version (the symbols get their versions from the attributes; the
 # internal names, psem_api_*, stay local).
 set -eu
 
@@ -20,12 +24,20 @@ cc=$1 out_h=$2 out_map=$3
 libc=$(readlink -f "$($cc -print-file-name=libc.so.6)")
 [ -r "$libc" ] || { echo "$0: no libc.so.6 for $cc" >&2; exit 1; }
 funcs="sem_init sem_destroy sem_wait sem_trywait sem_timedwait sem_clockwait
-sem_post sem_getvalue sem_open sem_close sem_unlink"
+sem_post sem_getvalue sem_open sem_close sem_unlink pthread_cancel"
 
 syms=$(readelf --dyn-syms -W "$libc" |
-	awk '$5 == "GLOBAL" && $7 != "UND" && $8 ~ /^sem_[a-z]+@@?GLIBC_/ { print $8 }' |
+	awk '$5 == "GLOBAL" && $7 != "UND" && $8 ~ /^(sem_[a-z]+|pthread_cancel)@@?GLIBC_/ { print $8 }' |
 	sed 's/@@/@/' | sort -u)
 [ -n "$syms" ] || { echo "$0: no sem_* symbols in $libc" >&2; exit 1; }
+
+# The library's own version of each: pthread_cancel() came in 1.1.
+own_version() {
+	case $1 in
+	pthread_cancel) echo LIBSEMA_POSIX_1.1 ;;
+	*) echo LIBSEMA_POSIX_1.0 ;;
+	esac
+}
 
 tmp_h=$out_h.tmp tmp_map=$out_map.tmp
 {
@@ -33,10 +45,16 @@ tmp_h=$out_h.tmp tmp_map=$out_map.tmp
 	for f in $funcs; do
 		vers=$(echo "$syms" | sed -n "s/^$f@//p")
 		[ -n "$vers" ] || { echo "$0: $libc has no $f" >&2; exit 1; }
-		printf '#define PSEM_SYMVER_%s \\\n\t__attribute__((symver("%s@@LIBSEMA_POSIX_1.0")))' \
-			"$f" "$f"
+		printf '#define PSEM_SYMVER_%s \\\n\t__attribute__((symver("%s@@%s")))' \
+			"$f" "$f" "$(own_version "$f")"
 		for v in $vers; do
 			printf ' \\\n\t__attribute__((symver("%s@%s")))' "$f" "$v"
+		done
+		printf '\n#define PSEM_GLIBC_VERSIONS_%s' "$f"
+		sep=' '
+		for v in $vers; do
+			printf '%s"%s"' "$sep" "$v"
+			sep=', '
 		done
 		printf '\n'
 	done
@@ -46,11 +64,15 @@ tmp_h=$out_h.tmp tmp_map=$out_map.tmp
 	echo "LIBSEMA_POSIX_1.0 {"
 	echo "	global:"
 	for f in $funcs; do
-		echo "		$f;"
+		[ "$(own_version "$f")" = LIBSEMA_POSIX_1.0 ] && echo "		$f;"
 	done
 	echo "	local:"
 	echo "		*;"
 	echo "};"
+	echo "LIBSEMA_POSIX_1.1 {"
+	echo "	global:"
+	echo "		pthread_cancel;"
+	echo "} LIBSEMA_POSIX_1.0;"
 	for v in $(echo "$syms" | sed 's/^[^@]*@//' | sort -u); do
 		echo "$v { };"
 	done

@@ -107,7 +107,27 @@ static struct {
 	int (*getvalue)(sem_t *, int *);
 	int (*close)(sem_t *);
 	int (*unlink)(const char *);
+	int (*cancel)(pthread_t);
 } glibc;
+
+/*
+ * POSIX makes sem_wait() and sem_timedwait() cancellation points even
+ * when they take a unit at once, so each must act on a pending
+ * cancellation request.  pthread_testcancel() is a call into glibc (the
+ * state is glibc's private thread data) on every fast path; instead the
+ * library defines pthread_cancel() too, which raises psem_tc before it
+ * calls glibc's.  Once psem_setup() has checked that the program's
+ * pthread_cancel(), every version of it, is this library's (LD_PRELOAD,
+ * or -lsema-posix ahead of libc), psem_tc stays PSEM_TC_NEVER until a
+ * thread is first cancelled, and the fast paths skip the test; otherwise
+ * (the library dlopen()ed, or a pthread_cancel() ahead of this one) it
+ * stays PSEM_TC_UNKNOWN and they always test.  No ordering is needed
+ * beyond the relaxed load: a request that happens before a wait was made
+ * after its psem_tc store, which the wait then sees; one that does not
+ * may as well have come after the wait, as it would in glibc.
+ */
+enum { PSEM_TC_NEVER, PSEM_TC_UNKNOWN, PSEM_TC_ALWAYS };
+static _Atomic int psem_tc = PSEM_TC_UNKNOWN;
 
 /*
  * The process's choice, made once (psem_setup()): with hsema, psem_live
@@ -149,6 +169,35 @@ static void *psem_glibc_fn(const char *name)
 	return fn ? fn : dlsym(RTLD_NEXT, name);
 }
 
+int psem_api_cancel(pthread_t thread);
+
+/* Whether every pthread_cancel() the program calls is this library's. */
+static bool psem_cancel_interposed(void)
+{
+	static const char *const vers[] = {
+		PSEM_GLIBC_VERSIONS_pthread_cancel
+	};
+	unsigned int i;
+
+	if (dlsym(RTLD_DEFAULT, "pthread_cancel") != (void *)psem_api_cancel)
+		return false;
+	for (i = 0; i < sizeof(vers) / sizeof(vers[0]); i++)
+		if (dlvsym(RTLD_DEFAULT, "pthread_cancel", vers[i]) !=
+		    (void *)psem_api_cancel)
+			return false;
+	return true;
+}
+
+/* psem_tc: never test, until pthread_cancel() says otherwise. */
+static void psem_track_cancel(void)
+{
+	int unknown = PSEM_TC_UNKNOWN;
+
+	if (glibc.cancel && psem_cancel_interposed())
+		atomic_compare_exchange_strong(&psem_tc, &unknown,
+					       PSEM_TC_NEVER);
+}
+
 static void psem_setup(void)
 {
 	const uint64_t need = HSEMA_FEAT_SHARED | HSEMA_FEAT_TIMEOUT |
@@ -168,6 +217,8 @@ static void psem_setup(void)
 	glibc.getvalue = psem_glibc_fn("sem_getvalue");
 	glibc.close = psem_glibc_fn("sem_close");
 	glibc.unlink = psem_glibc_fn("sem_unlink");
+	glibc.cancel = psem_glibc_fn("pthread_cancel");
+	psem_track_cancel();
 
 	/*
 	 * O_CLOEXEC: an exec'd program opens its own.  A fork()ed child
@@ -217,6 +268,14 @@ static void psem_ready(void)
 static struct psem *P(sem_t *sem)
 {
 	return (struct psem *)sem;
+}
+
+/* A cancellation point, on the fast paths too (psem_tc). */
+static inline void psem_testcancel(void)
+{
+	if (unlikely(atomic_load_explicit(&psem_tc, memory_order_relaxed) !=
+		     PSEM_TC_NEVER))
+		pthread_testcancel();
 }
 
 /* An hsema semaphore in a process that uses hsema: the fast paths. */
@@ -571,7 +630,7 @@ int psem_api_wait(sem_t *sem)
 
 	if (likely(psem_fast(sem))) {
 		/* A cancellation point even when it does not block. */
-		pthread_testcancel();
+		psem_testcancel();
 		if (hsema_word_take(&p->word))
 			return 0;
 		return psem_wait_slow(p, NULL, CLOCK_REALTIME);
@@ -598,7 +657,7 @@ int psem_api_timedwait(sem_t *sem, const struct timespec *abstime)
 		/* As glibc: the deadline is checked before anything else. */
 		if (!abstime || !psem_valid_nsec(abstime))
 			return psem_fail(EINVAL);
-		pthread_testcancel();
+		psem_testcancel();
 		return psem_timed(p, abstime, CLOCK_REALTIME);
 	}
 	switch (psem_kind(sem)) {
@@ -976,4 +1035,17 @@ int psem_api_unlink(const char *name)
 	if (!name)
 		return psem_fail(ENOENT);
 	return glibc.unlink ? glibc.unlink(name) : psem_no_glibc();
+}
+
+/*
+ * glibc's pthread_cancel(), after the note that the fast paths must test
+ * for cancellation from now on (psem_tc), made before the request can
+ * exist.
+ */
+PSEM_EXPORT PSEM_SYMVER_pthread_cancel
+int psem_api_cancel(pthread_t thread)
+{
+	atomic_store(&psem_tc, PSEM_TC_ALWAYS);
+	pthread_once(&psem_once, psem_setup);
+	return glibc.cancel ? glibc.cancel(thread) : ENOSYS;
 }

@@ -46,6 +46,8 @@ extern int sem_wait_2_2_5(sem_t *);
 extern int sem_clockwait_2_30(sem_t *, clockid_t, const struct timespec *);
 __asm__(".symver sem_wait_2_2_5, sem_wait@GLIBC_2.2.5");
 __asm__(".symver sem_clockwait_2_30, sem_clockwait@GLIBC_2.30");
+extern int pthread_cancel_2_2_5(pthread_t);
+__asm__(".symver pthread_cancel_2_2_5, pthread_cancel@GLIBC_2.2.5");
 
 #define NSEC		1000000000LL
 #define POLL_NS		(10 * NSEC)
@@ -567,7 +569,9 @@ TEST(stop_continue)
  * sem_timedwait() even with a unit free (they test for it first, and take
  * nothing), not in sem_clockwait() (glibc 2.36 tests only when it
  * blocks) nor sem_trywait(); a thread that disabled cancellation is not
- * cancelled.
+ * cancelled.  The pending requests come from both versions of
+ * pthread_cancel(): libsema-posix wraps it to learn that the process
+ * cancels threads (the first request is made here), and must see both.
  */
 static void *pending_fn(void *arg)
 {
@@ -623,7 +627,24 @@ TEST(cancel)
 		EXPECT_EQ(1, value_of(&s));
 		EXPECT_EQ(0, R(sem_trywait(&s)));
 	}
-	/* Pending, with a unit free: W_WAIT, W_TIMED, W_CLOCK, trywait. */
+	EXPECT_EQ(0, value_of(&s));
+	EXPECT_EQ(0, R(sem_destroy(&s)));
+}
+
+/*
+ * Pending, with a unit free: W_WAIT, W_TIMED, W_CLOCK, trywait, each
+ * cancelled by @cancel.  Each TEST runs in a process of its own, so the
+ * first request is the first this process ever made.
+ */
+static void pending_cancels(struct __test_metadata *_metadata,
+			    int (*cancel)(pthread_t))
+{
+	struct waiter w;
+	void *res;
+	int op;
+	sem_t s;
+
+	ASSERT_EQ(0, R(sem_init(&s, 0, 0)));
 	for (op = 0; op < 4; op++) {
 		EXPECT_EQ(0, R(sem_post(&s)));
 		memset(&w, 0, sizeof(w));
@@ -633,7 +654,7 @@ TEST(cancel)
 		ASSERT_EQ(0, pthread_create(&w.thr, NULL, pending_fn, &w));
 		while (!atomic_load(&w.ready))
 			sleep_ns(1000000);
-		ASSERT_EQ(0, pthread_cancel(w.thr));
+		ASSERT_EQ(0, cancel(w.thr));
 		atomic_store(&w.go, 1);
 		ASSERT_EQ(0, pthread_join(w.thr, &res));
 		note("op %d pending cancel, unit free: %s ret %d value %d", op,
@@ -651,6 +672,17 @@ TEST(cancel)
 	}
 	EXPECT_EQ(0, value_of(&s));
 	EXPECT_EQ(0, R(sem_destroy(&s)));
+}
+
+TEST(cancel_pending)
+{
+	pending_cancels(_metadata, pthread_cancel);
+}
+
+/* A binary of an older glibc asks for the old version. */
+TEST(cancel_pending_old)
+{
+	pending_cancels(_metadata, pthread_cancel_2_2_5);
 }
 
 /* Cancelled at the very moment of its post: never a lost unit. */

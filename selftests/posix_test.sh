@@ -11,7 +11,7 @@
 #   3. under the preload with the module unloaded (root: rmmod, then
 #      insmod again): glibc's, through libsema-posix.
 # Then the same source linked with -lsema-posix ahead of libc (no
-# preload), and the library's notice: once per process that uses a
+# preload), posix_dlopen (the library dlopen()ed), and the library's notice: once per process that uses a
 # semaphore without the device, none with LIBSEMA_POSIX_QUIET=1, none for
 # a program that uses no semaphore.
 #
@@ -88,6 +88,16 @@ if [ -c /dev/hsema ]; then
 		result $rc "posix_conformance linked with -lsema-posix, over hsema"
 	else
 		result 1 "posix_conformance_linked built"
+	fi
+	dlopened=$(dirname "$bin")/posix_dlopen
+	if [ -x "$dlopened" ]; then
+		POSIX_DLOPEN_LIB=$lib "$dlopened" >"$tmp/dlopen.out" 2>&1
+		rc=$?
+		echo "# dlopen: $(grep '^# Totals' "$tmp/dlopen.out")"
+		[ $rc = 0 ] || grep -E '^#.*(FAIL|Expected|not ok)' "$tmp/dlopen.out" | head -n 20
+		result $rc "libsema-posix dlopen()ed: pending cancellations act"
+	else
+		result 1 "posix_dlopen built"
 	fi
 else
 	skip "posix_conformance over hsema" "/dev/hsema missing"
