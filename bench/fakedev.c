@@ -3,7 +3,7 @@
  * A stand-in for /dev/hsema, so that libsema's and libsema-posix's fast
  * paths can run under callgrind on a host that cannot load the module.
  * The program defines open() and ioctl(), which take precedence over
- * glibc's for libsema.so and the dlopen()ed libsema-posix.so too (the
+ * glibc's for libsema.so and the preloaded libsema-posix.so too (the
  * Makefile exports them); they answer HSEMA_IOC_VERSION, which
  * sema_init() and libsema-posix's constructor ask, as the module does,
  * refuse and count every other ioctl on the device (the fast path must

@@ -55,6 +55,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: fastpath IMPL PAIRS\n");
 		return 2;
 	}
+	/* libsema-posix preloaded, as for hsema-bench (sems.c). */
+	if (impl == IMPL_POSIX)
+		sems_preload(argv);
 	/*
 	 * glibc drops the lock prefix from its mutex while a process has
 	 * never had a second thread; nobody needs a lock then.  Be a

@@ -315,6 +315,12 @@ int main(int argc, char **argv)
 	uint64_t t0;
 	FILE *out = stdout;
 
+	char **args = calloc(argc + 1, sizeof(*args));
+
+	/* getopt() permutes argv: a copy, to run the program again. */
+	if (!args)
+		die("calloc", ENOMEM);
+	memcpy(args, argv, argc * sizeof(*args));
 	for (i = 0; i < NR_IMPL; i++)
 		cfg.impl[i] = true;
 	while ((opt = getopt(argc, argv, "so:b:i:t:c:d:r:L:P:A:Klh")) != -1) {
@@ -404,6 +410,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (cfg.impl[IMPL_POSIX])
+		sems_preload(args);
+	free(args);
 	sems_setup(cfg.impl);
 	if (outfile) {
 		out = fopen(outfile, "w");

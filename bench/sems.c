@@ -11,14 +11,17 @@
  *
  * libsema-posix is glibc's sem_t API whose functions are libsema-posix's,
  * as a program gets them with LD_PRELOAD=libsema-posix.so or
- * -lsema-posix.  Here the library is dlopen()ed, RTLD_LOCAL, so that it
- * does not replace glibc's functions for glibc-sem in the same process
- * (the implementations take turns in one run), and the four names are
- * dlsym()ed from it: the library's default version of each
+ * -lsema-posix: the library is preloaded (sems_preload() runs the
+ * program again under LD_PRELOAD when it is not), because that is what
+ * lets it skip a call into glibc on every sem_wait() (it sees the
+ * process's pthread_cancel() calls, libsema-posix(7)).  Its four
+ * functions are dlsym()ed from it, the library's default version of each
  * (LIBSEMA_POSIX_1.0), the one -lsema-posix binds; LD_PRELOAD binds
  * glibc's versions of the same names, which the library defines on the
- * same functions.  They are called through a pointer, as a call through
- * the PLT jumps through one.
+ * same functions.  glibc-sem, in the same process, reaches glibc's own
+ * functions the same way, from libc.so.6 (the preload has taken their
+ * names).  Both are called through a pointer, as a call through the PLT
+ * jumps through one.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -93,28 +96,71 @@ static void handoff_release(struct bsem *s)
 		fail("sema_release_handoff", -ret);
 }
 
+/* glibc's semaphore functions, from glibc_setup(). */
+static struct {
+	int (*init)(sem_t *, int, unsigned int);
+	int (*destroy)(sem_t *);
+	int (*wait)(sem_t *);
+	int (*post)(sem_t *);
+	int (*getvalue)(sem_t *, int *);
+} gsem;
+
+static void *glibc_sym(void *libc, const char *name)
+{
+	/* This glibc's version of each, as a program built here binds. */
+	void *fn = dlvsym(libc, name, "GLIBC_2.34");
+
+	if (!fn)
+		fn = dlsym(libc, name);
+	if (!fn) {
+		fprintf(stderr, "hsema-bench: libc.so.6: %s\n", dlerror());
+		exit(1);
+	}
+	return fn;
+}
+
+static void glibc_setup(void)
+{
+	void *libc;
+
+	if (gsem.init)
+		return;
+	libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+	if (!libc) {
+		fprintf(stderr, "hsema-bench: libc.so.6: %s\n", dlerror());
+		exit(1);
+	}
+	gsem.init = glibc_sym(libc, "sem_init");
+	gsem.destroy = glibc_sym(libc, "sem_destroy");
+	gsem.wait = glibc_sym(libc, "sem_wait");
+	gsem.post = glibc_sym(libc, "sem_post");
+	gsem.getvalue = glibc_sym(libc, "sem_getvalue");
+}
+
 static void sem_init_ops(struct bsem *s, unsigned int value)
 {
-	if (sem_init(&s->u.sem, 0, value))
+	if (!gsem.init)
+		fail("glibc-sem used before its setup", EINVAL);
+	if (gsem.init(&s->u.sem, 0, value))
 		fail("sem_init", errno);
 }
 
 static void sem_destroy_ops(struct bsem *s)
 {
-	if (sem_destroy(&s->u.sem))
+	if (gsem.destroy(&s->u.sem))
 		fail("sem_destroy", errno);
 }
 
 static void sem_acquire_ops(struct bsem *s)
 {
-	while (sem_wait(&s->u.sem))
+	while (gsem.wait(&s->u.sem))
 		if (errno != EINTR)
 			fail("sem_wait", errno);
 }
 
 static void sem_release_ops(struct bsem *s)
 {
-	if (sem_post(&s->u.sem))
+	if (gsem.post(&s->u.sem))
 		fail("sem_post", errno);
 }
 
@@ -129,11 +175,10 @@ static struct {
 /*
  * The library is found as libsema.so is: through the executable's run
  * path, $ORIGIN/../libsema (the Makefile), which dlopen() searches for a
- * call from the executable.  Loading it runs its constructor, which opens
- * /dev/hsema and asks HSEMA_IOC_VERSION: from the main thread, before
- * any measurement.
+ * call from the executable.
  */
 #define PSX_LIB "libsema-posix.so.1"
+#define PSX_ENV "HSEMA_BENCH_PRELOAD"	/* LD_PRELOAD as it was, + 1 */
 
 static void *posix_sym(void *lib, struct link_map *lm, const char *name)
 {
@@ -155,7 +200,7 @@ static void *posix_sym(void *lib, struct link_map *lm, const char *name)
 	return fn;
 }
 
-static void posix_setup(void)
+static struct link_map *posix_open(void **libp)
 {
 	struct link_map *lm;
 	void *lib;
@@ -164,6 +209,68 @@ static void posix_setup(void)
 	if (!lib || dlinfo(lib, RTLD_DI_LINKMAP, &lm)) {
 		fprintf(stderr, "hsema-bench: %s (make -C libsema)\n",
 			dlerror());
+		exit(1);
+	}
+	*libp = lib;
+	return lm;
+}
+
+/* Whether the program's sem_wait() is the library's: it is preloaded. */
+static bool posix_preloaded(void *lib, struct link_map *lm)
+{
+	return dlsym(RTLD_DEFAULT, "sem_wait") == posix_sym(lib, lm, "sem_wait");
+}
+
+void sems_preload(char **argv)
+{
+	const char *was = getenv("LD_PRELOAD");
+	struct link_map *lm;
+	char *env, *saved;
+	void *lib;
+
+	lm = posix_open(&lib);
+	if (getenv(PSX_ENV)) {
+		/* Run again: children get LD_PRELOAD as it was. */
+		saved = getenv(PSX_ENV);
+		if (*saved)
+			setenv("LD_PRELOAD", saved + 1, 1);
+		else
+			unsetenv("LD_PRELOAD");
+		unsetenv(PSX_ENV);
+		return;
+	}
+	if (posix_preloaded(lib, lm))
+		return;
+	if (strpbrk(lm->l_name, " :")) {
+		fprintf(stderr, "hsema-bench: cannot preload %s (a space or "
+			"colon in its path)\n", lm->l_name);
+		exit(1);
+	}
+	if (asprintf(&saved, "%s%s", was ? "+" : "", was ? was : "") < 0 ||
+	    asprintf(&env, "%s%s%s", lm->l_name, was ? ":" : "",
+		     was ? was : "") < 0)
+		fail("asprintf", ENOMEM);
+	setenv(PSX_ENV, saved, 1);
+	setenv("LD_PRELOAD", env, 1);
+	execv("/proc/self/exe", argv);
+	fail("exec under LD_PRELOAD=" PSX_LIB, errno);
+}
+
+static void posix_setup(void)
+{
+	struct link_map *lm;
+	void *lib;
+
+	glibc_setup();
+	/*
+	 * Loading the library ran its constructor, which opened /dev/hsema
+	 * and asked HSEMA_IOC_VERSION: from the main thread, before any
+	 * measurement.
+	 */
+	lm = posix_open(&lib);
+	if (!posix_preloaded(lib, lm)) {
+		fprintf(stderr, "hsema-bench: %s is not preloaded: run with "
+			"LD_PRELOAD=%s\n", PSX_LIB, lm->l_name);
 		exit(1);
 	}
 	psx.init = posix_sym(lib, lm, "sem_init");
@@ -177,8 +284,8 @@ static void posix_setup(void)
  * a module that lacks WAIT_EINTR and WAIT_OWNED) libsema-posix gives
  * every semaphore to glibc's implementation, and this row would measure
  * glibc-sem again.  libsema-posix(7): an hsema semaphore looks full to
- * glibc, so glibc's own sem_getvalue() (this program's, as the library
- * is RTLD_LOCAL) reads SEM_VALUE_MAX from it, and the value otherwise.
+ * glibc, so glibc's own sem_getvalue() reads SEM_VALUE_MAX from it, and
+ * the value otherwise.
  */
 static void posix_init_ops(struct bsem *s, unsigned int value)
 {
@@ -188,7 +295,7 @@ static void posix_init_ops(struct bsem *s, unsigned int value)
 		fail("libsema-posix used before its setup", EINVAL);
 	if (psx.init(&s->u.sem, 0, value))
 		fail("libsema-posix sem_init", errno);
-	if (sem_getvalue(&s->u.sem, &v) || v != SEM_VALUE_MAX) {
+	if (gsem.getvalue(&s->u.sem, &v) || v != SEM_VALUE_MAX) {
 		fprintf(stderr, "hsema-bench: libsema-posix made a semaphore "
 			"of glibc's (it reads %d): no usable %s\n", v,
 			HSEMA_DEVICE);
@@ -297,7 +404,7 @@ const struct sem_ops sem_ops[NR_IMPL] = {
 	[IMPL_POSIX] = {
 		.name = "libsema-posix",
 		.desc = "glibc's sem_t API (sem_wait, sem_post), libsema-posix's "
-			"functions: dlopen()ed, those LD_PRELOAD binds",
+			"functions, under LD_PRELOAD",
 		.libsema = true,
 		.setup = posix_setup,
 		.init = posix_init_ops,
@@ -308,6 +415,7 @@ const struct sem_ops sem_ops[NR_IMPL] = {
 	[IMPL_GLIBC] = {
 		.name = "glibc-sem",
 		.desc = "glibc sem_t (sem_wait, sem_post)",
+		.setup = glibc_setup,
 		.init = sem_init_ops,
 		.destroy = sem_destroy_ops,
 		.acquire = sem_acquire_ops,

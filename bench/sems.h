@@ -56,6 +56,12 @@ int impl_by_name(const char *name);
 /* The libsema implementations need /dev/hsema: false if it is missing. */
 bool sems_have_hsema(void);
 
+/*
+ * libsema-posix must be preloaded for its row (sems.c): run the program
+ * again under LD_PRELOAD unless it is, before any thread or output.
+ */
+void sems_preload(char **argv);
+
 /* Run every enabled implementation's setup (@enabled: NULL for all). */
 void sems_setup(const bool enabled[NR_IMPL]);
 
