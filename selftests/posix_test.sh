@@ -69,6 +69,18 @@ same() {	# same A B: identical transcripts
 	return 1
 }
 
+# extra NAME DESCRIPTION PROGRAM...: one more kselftest program, its
+# output kept as $tmp/NAME.out.
+extra() {
+	name=$1 desc=$2
+	shift 2
+	"$@" >"$tmp/$name.out" 2>&1
+	rc=$?
+	echo "# $name: $(grep '^# Totals' "$tmp/$name.out")"
+	[ $rc = 0 ] || grep -E '^#.*(FAIL|Expected|not ok|No such)' "$tmp/$name.out" | head -n 20
+	result $rc "$desc"
+}
+
 echo "TAP version 13"
 run glibc glibc
 result $? "posix_conformance on glibc"
@@ -78,27 +90,11 @@ if [ -c /dev/hsema ]; then
 	result $? "posix_conformance under LD_PRELOAD=libsema-posix.so over hsema"
 	same glibc hsema
 	result $? "the same transcript over hsema as on glibc"
-	linked=$(dirname "$bin")/posix_conformance_linked
-	if [ -x "$linked" ]; then
+	extra linked "posix_conformance linked with -lsema-posix, over hsema" \
 		env POSIX_CONF_MODE=hsema POSIX_CONF_LOG="$tmp/linked.log" \
-			"$linked" >"$tmp/linked.out" 2>&1
-		rc=$?
-		echo "# linked: $(grep '^# Totals' "$tmp/linked.out")"
-		[ $rc = 0 ] || grep -E '^#.*(FAIL|Expected|not ok)' "$tmp/linked.out" | head -n 20
-		result $rc "posix_conformance linked with -lsema-posix, over hsema"
-	else
-		result 1 "posix_conformance_linked built"
-	fi
-	dlopened=$(dirname "$bin")/posix_dlopen
-	if [ -x "$dlopened" ]; then
-		POSIX_DLOPEN_LIB=$lib "$dlopened" >"$tmp/dlopen.out" 2>&1
-		rc=$?
-		echo "# dlopen: $(grep '^# Totals' "$tmp/dlopen.out")"
-		[ $rc = 0 ] || grep -E '^#.*(FAIL|Expected|not ok)' "$tmp/dlopen.out" | head -n 20
-		result $rc "libsema-posix dlopen()ed: pending cancellations act"
-	else
-		result 1 "posix_dlopen built"
-	fi
+		"$(dirname "$bin")/posix_conformance_linked"
+	extra dlopen "libsema-posix dlopen()ed: pending cancellations act" \
+		env POSIX_DLOPEN_LIB="$lib" "$(dirname "$bin")/posix_dlopen"
 else
 	skip "posix_conformance over hsema" "/dev/hsema missing"
 fi
