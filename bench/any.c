@@ -390,8 +390,8 @@ static void sems_destroy(struct hand *p)
 		struct anysem *s = i < p->v->n ? &p->s[i] : p->reply;
 
 		if (p->v->kind == K_WAITV) {
-			if (atomic_load(&s->u.w.value) ||
-			    atomic_load(&s->u.w.nwaiters))
+			if (atomic_load(&s->u.w.f.value) ||
+			    atomic_load(&s->u.w.f.nwaiters))
 				die("any: futex_waitv word left non-zero",
 				    EPROTO);
 			continue;

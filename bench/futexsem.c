@@ -34,19 +34,6 @@ void futexsem_init(struct futexsem *s, unsigned int value)
 	atomic_init(&s->nwaiters, 0);
 }
 
-static int futexsem_take(struct futexsem *s)
-{
-	uint32_t v = atomic_load_explicit(&s->value, memory_order_relaxed);
-
-	while (v) {
-		if (atomic_compare_exchange_weak_explicit(&s->value, &v, v - 1,
-							  memory_order_acquire,
-							  memory_order_relaxed))
-			return 1;
-	}
-	return 0;
-}
-
 void futexsem_acquire(struct futexsem *s)
 {
 	if (futexsem_take(s))
@@ -62,5 +49,10 @@ void futexsem_release(struct futexsem *s)
 {
 	atomic_fetch_add(&s->value, 1);
 	if (atomic_load(&s->nwaiters))
-		futex(&s->value, FUTEX_WAKE, 1);
+		futexsem_wake_one(s);
+}
+
+void futexsem_wake_one(struct futexsem *s)
+{
+	futex(&s->value, FUTEX_WAKE, 1);
 }

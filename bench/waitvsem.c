@@ -4,9 +4,9 @@
  * futex_waitv(): the raw-futex semaphore of futexsem.c, one per word,
  * with a waiter that sleeps on all its words at once.
  *
- * Take: a compare-and-swap that decrements a non-zero word, the words in
- * index order.  Release: add one to the word, then FUTEX_WAKE one waiter
- * if any thread may sleep on it.
+ * Take: futexsem_take(), the words in index order.  Release:
+ * futexsem_release(), which adds one to the word, then FUTEX_WAKEs one
+ * waiter if any thread may sleep on it.
  *
  * No wake-up is lost:
  *
@@ -55,39 +55,14 @@
 #define FUTEX2_PRIVATE	FUTEX_PRIVATE_FLAG
 #endif
 
-static void wake_one(_Atomic uint32_t *word)
-{
-	if (syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL,
-		    NULL, 0) < 0) {
-		perror("futex(FUTEX_WAKE)");
-		exit(1);
-	}
-}
-
 void waitvsem_init(struct waitvsem *s, unsigned int value)
 {
-	atomic_init(&s->value, value);
-	atomic_init(&s->nwaiters, 0);
+	futexsem_init(&s->f, value);
 }
 
 void waitvsem_release(struct waitvsem *s)
 {
-	atomic_fetch_add(&s->value, 1);
-	if (atomic_load(&s->nwaiters))
-		wake_one(&s->value);
-}
-
-static int take(struct waitvsem *s)
-{
-	uint32_t v = atomic_load_explicit(&s->value, memory_order_relaxed);
-
-	while (v) {
-		if (atomic_compare_exchange_weak_explicit(&s->value, &v, v - 1,
-							  memory_order_acquire,
-							  memory_order_relaxed))
-			return 1;
-	}
-	return 0;
+	futexsem_release(&s->f);
 }
 
 unsigned int waitvsem_acquire_any(struct waitvsem *const sems[],
@@ -101,20 +76,20 @@ unsigned int waitvsem_acquire_any(struct waitvsem *const sems[],
 		exit(1);
 	}
 	for (i = 0; i < n; i++)
-		if (take(sems[i]))
+		if (futexsem_take(&sems[i]->f))
 			return i;
 	for (i = 0; i < n; i++) {
-		atomic_fetch_add(&sems[i]->nwaiters, 1);
+		atomic_fetch_add(&sems[i]->f.nwaiters, 1);
 		w[i] = (struct futex_waitv){
 			.val = 0,
-			.uaddr = (uintptr_t)&sems[i]->value,
+			.uaddr = (uintptr_t)&sems[i]->f.value,
 			.flags = FUTEX2_SIZE_U32 | FUTEX2_PRIVATE,
 		};
 	}
 	atomic_thread_fence(memory_order_seq_cst);	/* the loads after */
 	for (;;) {
 		for (i = 0; i < n; i++)
-			if (take(sems[i]))
+			if (futexsem_take(&sems[i]->f))
 				goto taken;
 		/* Sleeps only while every word is still 0. */
 		if (syscall(SYS_futex_waitv, w, n, 0, NULL, 0) < 0 &&
@@ -126,11 +101,11 @@ unsigned int waitvsem_acquire_any(struct waitvsem *const sems[],
 taken:
 	got = i;
 	for (i = 0; i < n; i++)
-		atomic_fetch_sub(&sems[i]->nwaiters, 1);
+		atomic_fetch_sub(&sems[i]->f.nwaiters, 1);
 	/* Pass on a wake-up that may have been meant for another word. */
 	for (i = 0; i < n; i++)
-		if (i != got && atomic_load(&sems[i]->value) &&
-		    atomic_load(&sems[i]->nwaiters))
-			wake_one(&sems[i]->value);
+		if (i != got && atomic_load(&sems[i]->f.value) &&
+		    atomic_load(&sems[i]->f.nwaiters))
+			futexsem_wake_one(&sems[i]->f);
 	return got;
 }

@@ -8,16 +8,18 @@
 #ifndef BENCH_WAITVSEM_H
 #define BENCH_WAITVSEM_H
 
-#include <stdatomic.h>
-#include <stdint.h>
+#include "futexsem.h"
 
 /* futex_waitv()'s bound is 128; sema_acquire_any()'s SEMA_ANY_MAX is 64. */
 #define WAITVSEM_MAX	64
 
-/* One per cache line, as the other implementations' semaphores are. */
+/*
+ * futexsem.c's semaphore, one per cache line as the other
+ * implementations' semaphores are: nwaiters counts the threads that may
+ * sleep on this word, alone or in futex_waitv() with others.
+ */
 struct waitvsem {
-	_Alignas(64) _Atomic uint32_t value;	/* the futex word: the units */
-	_Atomic uint32_t nwaiters;	/* threads that may sleep on it */
+	_Alignas(64) struct futexsem f;
 };
 
 void waitvsem_init(struct waitvsem *s, unsigned int value);
