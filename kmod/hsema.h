@@ -180,6 +180,9 @@ struct hsema_queue *hsema_leave_queue(struct hsema_site *site,
 				      struct hsema_wakeq *wq);
 int hsema_word_recover(struct hsema_site *site, int err,
 		       unsigned int *faults, bool killable);
+int hsema_compete_recover(struct hsema_site *site, enum hsema_compete c,
+			  int err, struct hsema_queue **spare,
+			  unsigned int *faults);
 
 /* waitany.c */
 struct hsema_any;

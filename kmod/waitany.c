@@ -89,15 +89,8 @@ static int any_step(struct hsema_any *a, unsigned int i, struct hsema_wakeq *wq)
 			ret = HSEMA_ANY_CLAIMED;
 			break;
 		}
-		/* Nothing changed: we are where we were. */
-		hsema_site_unlock(&s->site);
-		if (c == HSEMA_C_NOMEM) {
-			s->spare = hsema_queue_alloc();
-			ret = s->spare ? 0 : -ENOMEM;
-		} else {
-			ret = hsema_word_recover(&s->site, err, &faults, true);
-		}
-		hsema_site_lock(&s->site);
+		ret = hsema_compete_recover(&s->site, c, err, &s->spare,
+					    &faults);
 		if (ret)
 			break;
 	}

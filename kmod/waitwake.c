@@ -762,6 +762,31 @@ recover:
 }
 
 /*
+ * What hsema_compete() asked for when it returned HSEMA_C_NOMEM or
+ * HSEMA_C_RECOVER (@c, with its @err): it changed nothing, so drop the
+ * lock, allocate the spare queue or fault the word in (bounded by
+ * *@faults, killable), and take the lock again.  Returns 0 to compete
+ * again, else -ENOMEM, -EFAULT or -EINTR; the lock is held either way.
+ */
+int hsema_compete_recover(struct hsema_site *site, enum hsema_compete c,
+			  int err, struct hsema_queue **spare,
+			  unsigned int *faults)
+	__must_hold(site)
+{
+	int ret;
+
+	site_unlock(site);
+	if (c == HSEMA_C_NOMEM) {
+		*spare = hsema_queue_alloc();
+		ret = *spare ? 0 : -ENOMEM;
+	} else {
+		ret = hsema_word_recover(site, err, faults, true);
+	}
+	site_lock(site);
+	return ret;
+}
+
+/*
  * Wait for a unit.  @state is TASK_INTERRUPTIBLE for user words, any
  * sleeping state for kernel semaphores.  Returns 0 once the caller owns a
  * unit, -ETIMEDOUT, -ERESTARTSYS (user words) or -EINTR (kernel, or a
@@ -813,16 +838,8 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 				break;
 			case HSEMA_C_RECOVER:
 			case HSEMA_C_NOMEM:
-				/* Nothing changed: we are where we were. */
-				site_unlock(site);
-				if (c == HSEMA_C_NOMEM) {
-					spare = hsema_queue_alloc();
-					ret = spare ? 0 : -ENOMEM;
-				} else {
-					ret = hsema_word_recover(site, err,
-								 &faults, true);
-				}
-				site_lock(site);
+				ret = hsema_compete_recover(site, c, err,
+							    &spare, &faults);
 				if (!ret)
 					continue;
 				if (w.state == HSEMA_W_GRANTED)
