@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -350,21 +351,56 @@ static inline int install_handler(int sig, bool restart)
 
 /*
  * A SCHED_FIFO thread pinned to one CPU that spins until stopped: while it
- * runs, no SCHED_OTHER task can run on that CPU.
+ * runs, no SCHED_OTHER task can run on that CPU, nor a kernel thread of
+ * its priority or below.  A thread that must stop it may itself wait on
+ * something that needs that CPU (a sleeping lock whose holder the hog
+ * preempted), and that would hang the guest; so a hog gives up after
+ * HOG_MAX_NS, says on stderr where its stopper is in the kernel, and
+ * hog_stop() reports it.
  */
+#ifndef HOG_MAX_NS
+#define HOG_MAX_NS	(30 * 1000000000LL)
+#endif
+
 struct hog {
 	pthread_t thr;
+	pid_t stopper;		/* the thread that started it */
 	atomic_int running;
 	atomic_int stop;
+	atomic_int expired;
 };
+
+static __attribute__((unused)) void hog_report(pid_t tid)
+{
+	char path[64], buf[4096];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", (int)tid);
+	fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = 0;
+	fprintf(stderr, "# hog: not stopped in %lld ms; thread %d is at:\n%s",
+		HOG_MAX_NS / 1000000LL, (int)tid, n > 0 ? buf : "(unknown)\n");
+}
 
 static __attribute__((unused)) void *hog_fn(void *arg)
 {
+	int64_t end = now_ns(CLOCK_MONOTONIC) + HOG_MAX_NS;
 	struct hog *h = arg;
+	unsigned int i = 0;
 
 	atomic_store(&h->running, 1);
-	while (!atomic_load(&h->stop))
-		;
+	while (!atomic_load(&h->stop)) {
+		if (++i % 4096 == 0 && now_ns(CLOCK_MONOTONIC) > end) {
+			atomic_store(&h->expired, 1);
+			hog_report(h->stopper);
+			break;
+		}
+	}
 	return NULL;
 }
 
@@ -381,6 +417,8 @@ static inline int hog_start(struct hog *h, int cpu, int prio, bool wait)
 
 	atomic_store(&h->running, 0);
 	atomic_store(&h->stop, 0);
+	atomic_store(&h->expired, 0);
+	h->stopper = (pid_t)syscall(SYS_gettid);
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	pthread_attr_init(&attr);
@@ -400,10 +438,12 @@ static inline int hog_start(struct hog *h, int cpu, int prio, bool wait)
 	return 0;
 }
 
-static inline void hog_stop(struct hog *h)
+/* Stop the hog; true if it had given up on its own (HOG_MAX_NS). */
+static inline bool hog_stop(struct hog *h)
 {
 	atomic_store(&h->stop, 1);
 	pthread_join(h->thr, NULL);
+	return atomic_load(&h->expired);
 }
 
 /* The @n-th CPU (from 0) the calling thread may run on, or -1. */

@@ -182,7 +182,7 @@ TEST_F(pub, claimed_unit_no_second_wake)
 	EXPECT_EQ(0, ret);
 	EXPECT_EQ(1, k.woken);
 	hsema_query(self->fd, &self->s, 0, &q);
-	hog_stop(&hog);
+	EXPECT_FALSE(hog_stop(&hog)) TH_LOG("the hog was not stopped in time");
 	EXPECT_EQ(2, q.nr_woken);
 
 	ASSERT_EQ(0, waiter_wait_done(&a));
