@@ -317,10 +317,18 @@ int main(int argc, char **argv)
 
 	char **args = calloc(argc + 1, sizeof(*args));
 
-	/* getopt() permutes argv: a copy, to run the program again. */
+	/*
+	 * getopt() permutes argv and the list parsers cut its strings at
+	 * the commas (strtok_r): a copy of both, to run the program again
+	 * (sems_preload()) with the options it was given.
+	 */
 	if (!args)
 		die("calloc", ENOMEM);
-	memcpy(args, argv, argc * sizeof(*args));
+	for (i = 0; i < argc; i++) {
+		args[i] = strdup(argv[i]);
+		if (!args[i])
+			die("strdup", ENOMEM);
+	}
 	for (i = 0; i < NR_IMPL; i++)
 		cfg.impl[i] = true;
 	while ((opt = getopt(argc, argv, "so:b:i:t:c:d:r:L:P:A:Klh")) != -1) {
@@ -412,6 +420,8 @@ int main(int argc, char **argv)
 	}
 	if (cfg.impl[IMPL_POSIX])
 		sems_preload(args);
+	for (i = 0; i < argc; i++)
+		free(args[i]);
 	free(args);
 	sems_setup(cfg.impl);
 	if (outfile) {
