@@ -65,6 +65,16 @@ module_sources() {
 		--include='/selftests/kmod/Kbuild' --exclude='*' "$HSEMA_ROOT/" "$1/"
 }
 
+# host_state: the host's kernel packages and everything under /boot, one
+# line each, to compare before and after a run.  dpkg-query also lists
+# packages it only knows of (state "un", e.g. a Recommends of dkms), which
+# are not installed: those are left out.
+host_state() {
+	dpkg-query -W -f='${db:Status-Abbrev} ${binary:Package} ${Version}\n' \
+		'linux-image-*' 'linux-headers-*' 2>/dev/null | grep -v '^un' || true
+	[ ! -e /boot ] || find /boot -xdev -printf '%y %m %s %T@ %p -> %l\n' | sort
+}
+
 # What counts as a kernel splat.  Lockdep, KASAN, UBSAN and the
 # debug-objects code all print one of these; "Call Trace:" catches any
 # stack dump whose headline is not listed.  kmemleak's "unreferenced
