@@ -40,6 +40,8 @@ void hstats_add(struct hsema_stats *acc, const struct hsema_stats *b,
 	D(timeouts);
 	D(interrupts);
 	D(passed_on);
+	D(spin_wakes);
+	D(spin_grants);
 #undef D
 	for (i = 0; i <= HSEMA_REFUSE_MAX; i++)
 		acc->refused[i] += a->refused[i] - b->refused[i];
@@ -66,6 +68,8 @@ void hstats_json(const struct hsema_stats *d)
 	J(timeouts);
 	J(interrupts);
 	J(passed_on);
+	J(spin_wakes);
+	J(spin_grants);
 #undef J
 	json_uint("refused", refused);
 	json_close();

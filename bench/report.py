@@ -1122,7 +1122,9 @@ def markdown(meta, end, machine, impls, by, cg, tg, notes, runs, cells,
                  "hsema\n")
         L.append("Counter deltas of HSEMA_IOC_STATS over each cell (all turns): "
                  "waiters queued, woken to compete, requeued after losing, units "
-                 "granted directly, directed yields taken, starvation episodes.\n")
+                 "granted directly, next grantees woken early to spin for their "
+                 "grant, grants a spinning waiter caught, directed yields taken, "
+                 "starvation episodes.\n")
         rows = []
         for cs in meta["cs_us"]:
             for t in meta["threads"]:
@@ -1133,10 +1135,13 @@ def markdown(meta, end, machine, impls, by, cg, tg, notes, runs, cells,
                     h = r["hsema"]
                     rows.append([f"{cs} µs", t, i, r["ops"], h["waits"],
                                  h["wakes"], h["requeues"], h["grants"],
+                                 h.get("spin_wakes", "–"),
+                                 h.get("spin_grants", "–"),
                                  h["yields"], h["starve_enter"]])
         L.append(table(["section", "threads", "implementation", "acquisitions",
-                        "waits", "wakes", "requeues", "grants", "yields",
-                        "starvations"], rows, ["l", "r", "l"] + ["r"] * 7))
+                        "waits", "wakes", "requeues", "grants", "early wakes",
+                        "spin grants", "yields", "starvations"], rows,
+                       ["l", "r", "l"] + ["r"] * 9))
         L.append("")
     if "lockskew" in meta["_present"]:
         # 4. lockskew

@@ -40,6 +40,8 @@ static int stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "timeouts %llu\n", s.timeouts);
 	seq_printf(m, "interrupts %llu\n", s.interrupts);
 	seq_printf(m, "passed_on %llu\n", s.passed_on);
+	seq_printf(m, "spin_wakes %llu\n", s.spin_wakes);
+	seq_printf(m, "spin_grants %llu\n", s.spin_grants);
 	seq_printf(m, "max_wait_ns %llu\n", s.max_wait_ns);
 	for (i = 0; i < HSEMA_REFUSE_NR; i++)
 		seq_printf(m, "refused_%s %llu\n", hsema_refusal_names[i],

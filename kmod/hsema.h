@@ -64,7 +64,9 @@ struct hsema_waiter {
 	u64 ticket;			/* 0 until queued */
 	u64 queued_ns;			/* ktime_get_ns() when queued */
 	u64 starve_ns;			/* this waiter's starvation threshold */
+	u64 spin_ns;			/* how long it may spin for a grant, or 0 */
 	enum hsema_wstate state;
+	bool spin;			/* woken to spin for its grant */
 	int index;			/* the entry, in a wait for any */
 	struct hsema_multi *multi;	/* NULL unless a wait for any */
 };
@@ -217,6 +219,8 @@ struct hsema_pcpu_stats {
 	u64 timeouts;
 	u64 interrupts;
 	u64 passed_on;
+	u64 spin_wakes;
+	u64 spin_grants;
 	u64 refused[HSEMA_REFUSE_NR];
 };
 

@@ -46,6 +46,8 @@ void hsema_stats_read(struct hsema_stats *out)
 		out->timeouts += s->timeouts;
 		out->interrupts += s->interrupts;
 		out->passed_on += s->passed_on;
+		out->spin_wakes += s->spin_wakes;
+		out->spin_grants += s->spin_grants;
 		for (i = 0; i < HSEMA_REFUSE_NR; i++)
 			out->refused[i] += s->refused[i];
 	}

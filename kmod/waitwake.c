@@ -89,7 +89,9 @@
  * needs a threshold's wait after that, and normal mode to have lasted
  * four times the last episode, at most four thresholds (starve_due()).
  * After granting, a releaser in task context gives its CPU to the first
- * waiter it granted (see handoff.c).
+ * waiter it granted (see handoff.c).  While the episode goes on, the
+ * release also wakes the next grantee early, to spin for its grant while
+ * the unit is in use (wake_next_grantee()).
  *
  * A granted unit is never lost: the waiter checks for a grant before it
  * acts on a timeout or a signal, and a waiter that is dying when it wins
@@ -128,7 +130,9 @@
 #include <linux/hrtimer.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
 #include <linux/sched/task.h>
 #include <linux/uaccess.h>
 #include <asm/futex.h>
@@ -137,6 +141,14 @@
 #include "trace.h"
 
 unsigned long hsema_default_starve_ns = NSEC_PER_MSEC;
+
+/*
+ * How long a waiter spins for its grant, at most (spin_for_grant()): a
+ * quarter of its threshold, and never longer than this.  Long enough to
+ * cover a short critical section and a wake-up across CPUs; a longer
+ * section ends in a sleep, as without the spin.
+ */
+#define HSEMA_GRANT_SPIN_MAX_NS	(250 * NSEC_PER_USEC)
 
 /*
  * Fault injection for the tests (debugfs inject_eagain, inject_efault,
@@ -584,6 +596,42 @@ static void wake_sleepers(struct hsema_site *site, struct hsema_queue *q,
 }
 
 /*
+ * The waiter a starving queue's next grant goes to: the first that still
+ * waits (a wait for any that owns its unit elsewhere is about to leave).
+ */
+static struct hsema_waiter *next_grantee(struct hsema_queue *q)
+{
+	struct hsema_waiter *w;
+
+	list_for_each_entry(w, &q->waiters, node)
+		if (!waiter_done(w))
+			return w;
+	return NULL;
+}
+
+/*
+ * Wake a starving queue's next grantee early, to spin for its grant (see
+ * spin_for_grant()): its wake-up then overlaps the critical section of the
+ * unit it is next for, instead of following the release that grants it,
+ * with the unit owned and unused until it runs (tens of microseconds
+ * across CPUs under emulation, against sections of a few).  The kernel
+ * mutex's first waiter spins while the owner runs for the same reason.
+ * Only the head, the next grant's waiter, once until it sleeps again, and
+ * only one that may spin (a wait for any never does).  No state changes:
+ * it stays QUEUED, and everything a sleeper may get still reaches it.
+ */
+static void wake_next_grantee(struct hsema_queue *q, struct hsema_wakeq *wq)
+{
+	struct hsema_waiter *w = next_grantee(q);
+
+	if (w && w->state == HSEMA_W_QUEUED && w->spin_ns && !w->spin) {
+		WRITE_ONCE(w->spin, true);
+		hsema_stat_inc(spin_wakes);
+		wakeq_add(wq, w->task);
+	}
+}
+
+/*
  * Leave the queue without a unit.  If we had been woken to compete, the
  * wake passes to the next sleeping waiter, or the unit it announced could
  * sit in the value while everyone sleeps.  The word is updated
@@ -787,6 +835,44 @@ int hsema_compete_recover(struct hsema_site *site, enum hsema_compete c,
 }
 
 /*
+ * How long a waiter may spin for a grant (spin_for_grant()): never with
+ * one CPU online, where the holder cannot run while it spins.
+ */
+static u64 grant_spin_ns(u64 starve_ns)
+{
+	if (num_online_cpus() < 2)
+		return 0;
+	return min_t(u64, starve_ns / 4, HSEMA_GRANT_SPIN_MAX_NS);
+}
+
+/*
+ * The next grantee of a starving queue, and running: woken early
+ * (wake_next_grantee()), or having just queued or lost there.  Wait for
+ * the grant running, unlocked, instead of sleeping, so that it is taken
+ * at once.  For at most w->spin_ns, and only while this CPU has nothing
+ * else to run: that keeps the spin from costing anyone their CPU (KVM's
+ * halt-polling asks the same), not the holder if it was preempted here,
+ * nor a lower-priority task behind a realtime spinner; a newly runnable
+ * task ends it at once, need_resched() or not.  The state read here is
+ * only a hint: the caller takes the lock and acts on what it finds.
+ */
+static void spin_for_grant(struct hsema_waiter *w, unsigned int state,
+			   struct hrtimer_sleeper *to)
+{
+	u64 end = local_clock() + w->spin_ns;
+
+	while (READ_ONCE(w->state) == HSEMA_W_QUEUED) {
+		if (need_resched() || !single_task_running() ||
+		    signal_pending_state(state, current) ||
+		    (to && !READ_ONCE(to->task)) || local_clock() > end)
+			return;
+		cpu_relax();
+	}
+	if (READ_ONCE(w->state) == HSEMA_W_GRANTED)
+		hsema_stat_inc(spin_grants);
+}
+
+/*
  * Wait for a unit.  @state is TASK_INTERRUPTIBLE for user words, any
  * sleeping state for kernel semaphores.  Returns 0 once the caller owns a
  * unit, -ETIMEDOUT, -ERESTARTSYS (user words) or -EINTR (kernel, or a
@@ -815,6 +901,7 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 					     current->timer_slack_ns);
 	}
 	hsema_wakeq_init(&wq);
+	w.spin_ns = grant_spin_ns(w.starve_ns);
 
 	site_lock(site);
 	for (;;) {
@@ -835,6 +922,20 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 				fallthrough;
 			case HSEMA_C_SLEEP:
 				faults = 0;
+				/*
+				 * Queued or requeued where a starving
+				 * queue's next grant goes (having made it
+				 * starve, perhaps): we are running already,
+				 * so spin for the grant rather than sleep.
+				 * Not in normal mode: a spinning head would
+				 * be woken while its releaser is still in
+				 * the kernel and take the unit before the
+				 * releaser can take it back, turning every
+				 * hand-over into two system calls.
+				 */
+				if (w.state == HSEMA_W_QUEUED && w.spin_ns &&
+				    w.q->starving && next_grantee(w.q) == &w)
+					w.spin = true;
 				break;
 			case HSEMA_C_RECOVER:
 			case HSEMA_C_NOMEM:
@@ -870,10 +971,15 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 			hrtimer_sleeper_start_expires(to, HRTIMER_MODE_ABS);
 			armed = true;
 		}
-		if (READ_ONCE(w.state) == HSEMA_W_QUEUED && (!to || to->task))
+		if (READ_ONCE(w.state) == HSEMA_W_QUEUED && (!to || to->task) &&
+		    !w.spin)
 			schedule();
 		__set_current_state(TASK_RUNNING);
+		if (READ_ONCE(w.spin))
+			spin_for_grant(&w, state, to);
 		site_lock(site);
+		/* Spun or not: a later grant may wake us early again. */
+		w.spin = false;
 	}
 out:
 	site_unlock(site);
@@ -903,6 +1009,7 @@ struct hsema_plan {
 	u32 exit_after;		/* ... after this many grants */
 	u32 grant;		/* waiters granted a unit, from the head */
 	u32 wake;		/* sleeping waiters woken to compete */
+	u32 spin;		/* 1: wake the next grantee early to spin */
 	u32 base;		/* value kept in the word */
 	u32 counted;		/* units added to the word */
 	u32 bits;		/* WAITERS and STARVING afterwards */
@@ -1024,6 +1131,8 @@ static void plan_release(struct hsema_queue *q, u32 old, u32 count,
 		want = max(want, 1U);
 	p->wake = min(want, left - woken);
 	p->bits = queue_bits(left, p->starving, woken + p->wake);
+	/* The episode goes on: its next grant's waiter can get ready. */
+	p->spin = p->starving && p->grant;
 }
 
 /* A plan that will not be carried out: give back the claims it won. */
@@ -1101,9 +1210,9 @@ retry:
 			ret = -EOVERFLOW;
 			goto unlock;
 		}
-		if (p.grant + p.wake > wq.cap && may_alloc) {
+		if (p.grant + p.wake + p.spin > wq.cap && may_alloc) {
 			plan_undo(q, &p);
-			need = p.grant + p.wake;
+			need = p.grant + p.wake + p.spin;
 			break;
 		}
 		ret = word_cmpxchg(site, old, (p.base + p.counted) | p.bits,
@@ -1157,6 +1266,8 @@ retry:
 				starve_exit(site, q);
 		}
 		wake_sleepers(site, q, p.wake, &wq);
+		if (p.spin)
+			wake_next_grantee(q, &wq);
 	}
 	trace_hsema_released(&site->key, count, p.grant, p.wake,
 			     q ? q->nr_waiters : 0);

@@ -663,7 +663,7 @@ static void fuzz_stats(struct rng *r, struct argp *a)
 		return;
 	arg_get(a, &s, sizeof(s));
 	calls[K_OUTPUT]++;
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < (int)(sizeof(s.reserved) / sizeof(s.reserved[0])); i++)
 		if (s.reserved[i])
 			complain(K_OUTPUT, "%s: reserved[%d] = %#llx", what, i,
 				 (unsigned long long)s.reserved[i]);

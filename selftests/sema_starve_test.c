@@ -14,6 +14,8 @@
  * the next sleeper for that unit.  Each
  * single-unit grant from a plain thread counts one handoff and no refused
  * yield, and with releaser and waiter on one CPU the yield takes effect.
+ * While an episode goes on, each grant wakes the next grantee early, to
+ * spin for its own.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -277,6 +279,81 @@ TEST_F(starve, exit_when_granted_waited_less)
 		waiter_join(&self->w[i]);
 	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 0, &q));
 	EXPECT_EQ(0, hsema_word(&self->s));
+}
+
+/*
+ * While an episode goes on, each release that grants also wakes the next
+ * grantee early, to spin for its grant (a spin_wakes count; with one CPU
+ * online it never spins, and none is woken): the waiter stays queued,
+ * nobody is counted woken, the word still reads STARVING, and it is
+ * granted in its turn.  The release that ends the episode wakes nobody
+ * early.  Thresholds of 1 ms, so that a spin lasts up to 250 us; whether
+ * a grant catches the waiter still spinning is the scheduler's call, so
+ * spin_grants is only bounded.
+ */
+TEST_F(starve, next_grantee_woken_early)
+{
+	const __u64 early = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
+	struct hsema_stats st0, st1;
+	struct hsema_query q;
+	unsigned int word;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		waiter_init(&self->w[i], &self->s, i, &self->seq);
+		self->w[i].op = W_RAW_WAIT;
+		self->w[i].rawfd = self->fd;
+		self->w[i].starve_ns = 1000000;
+		ASSERT_EQ(0, start_queued(self, i, false, i + 1, &q));
+	}
+	msleep(5);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+
+	/* Starvation: A is granted, B (the next grantee) is woken early. */
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(&self->w[0]));
+	EXPECT_EQ(0, self->w[0].ret);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 2, &q));
+	EXPECT_EQ(1, q.starving);
+	EXPECT_EQ(0, q.nr_woken);
+	word = hsema_word(&self->s);
+	EXPECT_EQ(HSEMA_WAITERS | HSEMA_STARVING, word) TH_LOG("word %#x", word);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(1, st1.grants - st0.grants);
+	EXPECT_EQ(0, st1.wakes - st0.wakes);
+	EXPECT_EQ(early, st1.spin_wakes - st0.spin_wakes);
+	EXPECT_FALSE(atomic_load(&self->w[1].done));
+
+	/* B is granted in its turn; C, the batch's last, is woken early. */
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(&self->w[1]));
+	EXPECT_EQ(0, self->w[1].ret);
+	EXPECT_EQ(1, self->w[1].order);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
+	EXPECT_EQ(1, q.starving);
+	EXPECT_EQ(0, q.nr_woken);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(2 * early, st1.spin_wakes - st0.spin_wakes);
+
+	/* C's grant ends the episode: nobody is left to get ready. */
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(&self->w[2]));
+	EXPECT_EQ(0, self->w[2].ret);
+	EXPECT_EQ(2, self->w[2].order);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 0, &q));
+	EXPECT_EQ(0, hsema_word(&self->s));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(3, st1.grants - st0.grants);
+	EXPECT_EQ(0, st1.wakes - st0.wakes);
+	EXPECT_EQ(1, st1.starve_exit - st0.starve_exit);
+	EXPECT_EQ(2 * early, st1.spin_wakes - st0.spin_wakes);
+	EXPECT_LE(st1.spin_grants - st0.spin_grants,
+		  st1.spin_wakes - st0.spin_wakes);
+	TH_LOG("%llu of %llu early wake-ups caught their grant spinning",
+	       (unsigned long long)(st1.spin_grants - st0.spin_grants),
+	       (unsigned long long)(st1.spin_wakes - st0.spin_wakes));
+	for (i = 0; i < 3; i++)
+		waiter_join(&self->w[i]);
 }
 
 /*

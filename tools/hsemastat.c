@@ -49,6 +49,8 @@ static const struct {
 	F(timeouts,	 "waits that timed out"),
 	F(interrupts,	 "waits interrupted by a signal"),
 	F(passed_on,	 "units a dying waiter released again"),
+	F(spin_wakes,	 "next grantees woken early to spin for it"),
+	F(spin_grants,	 "grants caught by a waiter spinning for them"),
 	F(max_wait_ns,	 "longest wait of a waiter that got a unit"),
 #undef F
 };

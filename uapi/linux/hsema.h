@@ -293,7 +293,9 @@ struct hsema_stats {
 	__u64 passed_on;	/* grants passed on by a dying waiter */
 	__u64 max_wait_ns;	/* longest wait of any waiter */
 	__u64 refused[HSEMA_REFUSE_MAX + 1];	/* yields refused, by reason */
-	__u64 reserved[4];
+	__u64 spin_wakes;	/* next grantees woken early to spin for it */
+	__u64 spin_grants;	/* grants caught by a waiter spinning for them */
+	__u64 reserved[2];
 };
 
 #define HSEMA_IOC_MAGIC		0xB9
