@@ -873,6 +873,42 @@ static void spin_for_grant(struct hsema_waiter *w, unsigned int state,
 }
 
 /*
+ * A woken waiter, before it competes: look at the word, unlocked, until a
+ * unit appears, and only then take the lock to compete for it, instead
+ * of competing at once and, having lost, sleeping again.  While it looks
+ * the word reads WOKEN, so a release of one unit stays in userspace and
+ * wakes nobody: a woken waiter that lost to a running thread no longer
+ * costs the next release a system call and itself two context switches
+ * (Go's sync.Mutex lets its woken waiter spin for the same reason).  The
+ * same bounds as spin_for_grant(), and never past the waiter's threshold:
+ * a queue starts to starve only in the kernel, and while the word reads
+ * WOKEN nothing else enters it.  A value that cannot be read, or a state
+ * other than WOKEN (the queue starves), ends it too; what it read is only
+ * a hint, the caller competes under the lock either way.
+ */
+static void spin_woken(struct hsema_site *site, struct hsema_waiter *w,
+		       unsigned int state, struct hrtimer_sleeper *to)
+{
+	u64 waited = waited_ns(w, ktime_get_ns());
+	u64 end = local_clock();
+	u32 val;
+
+	if (waited >= w->starve_ns)
+		return;
+	end += min(w->spin_ns, w->starve_ns - waited);
+	while (READ_ONCE(w->state) == HSEMA_W_WOKEN) {
+		if (word_read(site, &val) || (val & HSEMA_VALUE_MASK) ||
+		    (val & HSEMA_STATE_MASK) != HSEMA_STATE_WOKEN)
+			return;
+		if (need_resched() || !single_task_running() ||
+		    signal_pending_state(state, current) ||
+		    (to && !READ_ONCE(to->task)) || local_clock() > end)
+			return;
+		cpu_relax();
+	}
+}
+
+/*
  * Wait for a unit.  @state is TASK_INTERRUPTIBLE for user words, any
  * sleeping state for kernel semaphores.  Returns 0 once the caller owns a
  * unit, -ETIMEDOUT, -ERESTARTSYS (user words) or -EINTR (kernel, or a
@@ -977,6 +1013,8 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 		__set_current_state(TASK_RUNNING);
 		if (READ_ONCE(w.spin))
 			spin_for_grant(&w, state, to);
+		else if (w.spin_ns && READ_ONCE(w.state) == HSEMA_W_WOKEN)
+			spin_woken(site, &w, state, to);
 		site_lock(site);
 		/* Spun or not: a later grant may wake us early again. */
 		w.spin = false;
