@@ -846,6 +846,18 @@ static u64 grant_spin_ns(u64 starve_ns)
 }
 
 /*
+ * Whether a waiter's spin (spin_for_grant(), spin_woken()) must end: its
+ * CPU is wanted, it has a signal or a timeout to act on, or it reached
+ * @end (local_clock()).
+ */
+static bool spin_over(unsigned int state, struct hrtimer_sleeper *to, u64 end)
+{
+	return need_resched() || !single_task_running() ||
+	       signal_pending_state(state, current) ||
+	       (to && !READ_ONCE(to->task)) || local_clock() > end;
+}
+
+/*
  * The next grantee of a starving queue, and running: woken early
  * (wake_next_grantee()), or having just queued or lost there.  Wait for
  * the grant running, unlocked, instead of sleeping, so that it is taken
@@ -862,9 +874,7 @@ static void spin_for_grant(struct hsema_waiter *w, unsigned int state,
 	u64 end = local_clock() + w->spin_ns;
 
 	while (READ_ONCE(w->state) == HSEMA_W_QUEUED) {
-		if (need_resched() || !single_task_running() ||
-		    signal_pending_state(state, current) ||
-		    (to && !READ_ONCE(to->task)) || local_clock() > end)
+		if (spin_over(state, to, end))
 			return;
 		cpu_relax();
 	}
@@ -900,9 +910,7 @@ static void spin_woken(struct hsema_site *site, struct hsema_waiter *w,
 		if (word_read(site, &val) || (val & HSEMA_VALUE_MASK) ||
 		    (val & HSEMA_STATE_MASK) != HSEMA_STATE_WOKEN)
 			return;
-		if (need_resched() || !single_task_running() ||
-		    signal_pending_state(state, current) ||
-		    (to && !READ_ONCE(to->task)) || local_clock() > end)
+		if (spin_over(state, to, end))
 			return;
 		cpu_relax();
 	}
