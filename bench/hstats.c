@@ -42,6 +42,7 @@ void hstats_add(struct hsema_stats *acc, const struct hsema_stats *b,
 	D(passed_on);
 	D(spin_wakes);
 	D(spin_grants);
+	D(woken_spins);
 #undef D
 	for (i = 0; i <= HSEMA_REFUSE_MAX; i++)
 		acc->refused[i] += a->refused[i] - b->refused[i];
@@ -70,6 +71,7 @@ void hstats_json(const struct hsema_stats *d)
 	J(passed_on);
 	J(spin_wakes);
 	J(spin_grants);
+	J(woken_spins);
 #undef J
 	json_uint("refused", refused);
 	json_close();

@@ -1123,7 +1123,8 @@ def markdown(meta, end, machine, impls, by, cg, tg, notes, runs, cells,
         L.append("Counter deltas of HSEMA_IOC_STATS over each cell (all turns): "
                  "waiters queued, woken to compete, requeued after losing, units "
                  "granted directly, next grantees woken early to spin for their "
-                 "grant, grants a spinning waiter caught, directed yields taken, "
+                 "grant, grants a spinning waiter caught, woken waiters that spun for a "
+                 "unit before competing, directed yields taken, "
                  "starvation episodes.\n")
         rows = []
         for cs in meta["cs_us"]:
@@ -1137,11 +1138,13 @@ def markdown(meta, end, machine, impls, by, cg, tg, notes, runs, cells,
                                  h["wakes"], h["requeues"], h["grants"],
                                  h.get("spin_wakes", "–"),
                                  h.get("spin_grants", "–"),
+                                 h.get("woken_spins", "–"),
                                  h["yields"], h["starve_enter"]])
         L.append(table(["section", "threads", "implementation", "acquisitions",
                         "waits", "wakes", "requeues", "grants", "early wakes",
-                        "spin grants", "yields", "starvations"], rows,
-                       ["l", "r", "l"] + ["r"] * 9))
+                        "spin grants", "woken spins", "yields",
+                        "starvations"], rows,
+                       ["l", "r", "l"] + ["r"] * 10))
         L.append("")
     if "lockskew" in meta["_present"]:
         # 4. lockskew

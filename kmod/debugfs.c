@@ -42,6 +42,7 @@ static int stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "passed_on %llu\n", s.passed_on);
 	seq_printf(m, "spin_wakes %llu\n", s.spin_wakes);
 	seq_printf(m, "spin_grants %llu\n", s.spin_grants);
+	seq_printf(m, "woken_spins %llu\n", s.woken_spins);
 	seq_printf(m, "max_wait_ns %llu\n", s.max_wait_ns);
 	for (i = 0; i < HSEMA_REFUSE_NR; i++)
 		seq_printf(m, "refused_%s %llu\n", hsema_refusal_names[i],

@@ -221,6 +221,7 @@ struct hsema_pcpu_stats {
 	u64 passed_on;
 	u64 spin_wakes;
 	u64 spin_grants;
+	u64 woken_spins;
 	u64 refused[HSEMA_REFUSE_NR];
 };
 

@@ -48,6 +48,7 @@ void hsema_stats_read(struct hsema_stats *out)
 		out->passed_on += s->passed_on;
 		out->spin_wakes += s->spin_wakes;
 		out->spin_grants += s->spin_grants;
+		out->woken_spins += s->woken_spins;
 		for (i = 0; i < HSEMA_REFUSE_NR; i++)
 			out->refused[i] += s->refused[i];
 	}

@@ -901,6 +901,7 @@ static void spin_woken(struct hsema_site *site, struct hsema_waiter *w,
 {
 	u64 waited = waited_ns(w, ktime_get_ns());
 	u64 end = local_clock();
+	bool counted = false;
 	u32 val;
 
 	if (waited >= w->starve_ns)
@@ -912,6 +913,11 @@ static void spin_woken(struct hsema_site *site, struct hsema_waiter *w,
 			return;
 		if (spin_over(state, to, end))
 			return;
+		if (!counted) {
+			/* Counted once it has to wait: the value was taken. */
+			hsema_stat_inc(woken_spins);
+			counted = true;
+		}
 		cpu_relax();
 	}
 }

@@ -663,10 +663,9 @@ static void fuzz_stats(struct rng *r, struct argp *a)
 		return;
 	arg_get(a, &s, sizeof(s));
 	calls[K_OUTPUT]++;
-	for (i = 0; i < (int)(sizeof(s.reserved) / sizeof(s.reserved[0])); i++)
-		if (s.reserved[i])
-			complain(K_OUTPUT, "%s: reserved[%d] = %#llx", what, i,
-				 (unsigned long long)s.reserved[i]);
+	if (s.reserved)
+		complain(K_OUTPUT, "%s: reserved = %#llx", what,
+			 (unsigned long long)s.reserved);
 	for (i = HSEMA_REFUSE_NR; i <= HSEMA_REFUSE_MAX; i++)
 		if (s.refused[i])
 			complain(K_OUTPUT, "%s: refused[%d] = %llu", what, i,

@@ -40,6 +40,7 @@ static const struct {
 	C(waits), C(slow_acquires), C(wakes), C(grants), C(requeues),
 	C(handoffs), C(yields), C(starve_enter), C(starve_exit), C(timeouts),
 	C(interrupts), C(passed_on), C(spin_wakes), C(spin_grants),
+	C(woken_spins),
 	{ "max_wait_ns", offsetof(struct hsema_stats, max_wait_ns), false },
 	R(nmi, HSEMA_REFUSE_NMI), R(hardirq, HSEMA_REFUSE_HARDIRQ),
 	R(softirq, HSEMA_REFUSE_SOFTIRQ), R(irqs_off, HSEMA_REFUSE_IRQS_OFF),

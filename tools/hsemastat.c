@@ -51,6 +51,7 @@ static const struct {
 	F(passed_on,	 "units a dying waiter released again"),
 	F(spin_wakes,	 "next grantees woken early to spin for it"),
 	F(spin_grants,	 "grants caught by a waiter spinning for them"),
+	F(woken_spins,	 "woken waiters that spun for a unit"),
 	F(max_wait_ns,	 "longest wait of a waiter that got a unit"),
 #undef F
 };

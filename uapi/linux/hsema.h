@@ -295,7 +295,8 @@ struct hsema_stats {
 	__u64 refused[HSEMA_REFUSE_MAX + 1];	/* yields refused, by reason */
 	__u64 spin_wakes;	/* next grantees woken early to spin for it */
 	__u64 spin_grants;	/* grants caught by a waiter spinning for them */
-	__u64 reserved[2];
+	__u64 woken_spins;	/* woken waiters that spun for a unit */
+	__u64 reserved;
 };
 
 #define HSEMA_IOC_MAGIC		0xB9
