@@ -127,6 +127,7 @@ struct hsema_queue *hsema_dequeue(struct hsema_waiter *w);
 
 /* waitwake.c */
 extern unsigned long hsema_default_starve_ns;
+extern unsigned long hsema_spin_max_ns;
 extern atomic_t hsema_inject_eagain, hsema_inject_efault;
 int hsema_site_user(struct hsema_site *site, u32 __user *uaddr, bool shared,
 		    bool write);

@@ -26,6 +26,9 @@
 module_param_named(starve_ns, hsema_default_starve_ns, ulong, 0644);
 MODULE_PARM_DESC(starve_ns,
 		 "How long the head waiter may wait before the semaphore starves, in ns (default 1 ms)");
+module_param_named(spin_max_ns, hsema_spin_max_ns, ulong, 0644);
+MODULE_PARM_DESC(spin_max_ns,
+		 "How long a waiter may spin for a grant or a unit, in ns (default 250 us, 0: never, at most 1 s)");
 
 #define HSEMA_FEATURES (HSEMA_FEAT_SHARED | HSEMA_FEAT_TIMEOUT | \
 			HSEMA_FEAT_HANDOFF | HSEMA_FEAT_STARVATION | \

@@ -143,12 +143,14 @@
 unsigned long hsema_default_starve_ns = NSEC_PER_MSEC;
 
 /*
- * How long a waiter spins for its grant, at most (spin_for_grant()): a
- * quarter of its threshold, and never longer than this.  Long enough to
- * cover a short critical section and a wake-up across CPUs; a longer
- * section ends in a sleep, as without the spin.
+ * How long a waiter spins for its grant or, woken, for a unit, at most
+ * (spin_for_grant(), spin_woken()): a quarter of its threshold, and never
+ * longer than this (module parameter spin_max_ns; 0 turns both spins off,
+ * and more than a second is taken as one).  250 us covers a short
+ * critical section and a wake-up across CPUs; a longer section ends in a
+ * sleep, as without the spin.
  */
-#define HSEMA_GRANT_SPIN_MAX_NS	(250 * NSEC_PER_USEC)
+unsigned long hsema_spin_max_ns = 250 * NSEC_PER_USEC;
 
 /*
  * Fault injection for the tests (debugfs inject_eagain, inject_efault,
@@ -835,14 +837,16 @@ int hsema_compete_recover(struct hsema_site *site, enum hsema_compete c,
 }
 
 /*
- * How long a waiter may spin for a grant (spin_for_grant()): never with
+ * How long a waiter may spin (spin_for_grant(), spin_woken()): never with
  * one CPU online, where the holder cannot run while it spins.
  */
 static u64 grant_spin_ns(u64 starve_ns)
 {
+	u64 max = min_t(u64, READ_ONCE(hsema_spin_max_ns), NSEC_PER_SEC);
+
 	if (num_online_cpus() < 2)
 		return 0;
-	return min_t(u64, starve_ns / 4, HSEMA_GRANT_SPIN_MAX_NS);
+	return min(starve_ns / 4, max);
 }
 
 /*
