@@ -15,6 +15,8 @@
  *   array) all reach their sleepers, passed on from waiter to waiter;
  * - a woken waiter that finds the value taken sleeps again and the word
  *   reads WAITERS, so that the next release calls the kernel;
+ * - unless a unit comes while it still looks at the word, running: that
+ *   release stays in userspace and the waiter takes its unit, woken once;
  * - code that treats bit 30 as starvation (written before WOKEN) takes
  *   no unit from a WOKEN word in userspace, and gets one at once in the
  *   kernel, without queueing.
@@ -24,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 
 #include <linux/hsema.h>
@@ -41,10 +44,40 @@ FIXTURE(woken) {
 	int nw;
 	struct hog hog;
 	bool hogging;
+	long long spin_max_ns;		/* to restore, or -1 */
 };
+
+#define SPIN_MAX_NS	"/sys/module/hsema/parameters/spin_max_ns"
+
+/* The module parameter spin_max_ns: 0, or -errno. */
+static int spin_max_get(long long *ns)
+{
+	FILE *f = fopen(SPIN_MAX_NS, "r");
+	int ret;
+
+	if (!f)
+		return -errno;
+	ret = fscanf(f, "%lld", ns) == 1 ? 0 : -EIO;
+	fclose(f);
+	return ret;
+}
+
+static int spin_max_set(long long ns)
+{
+	FILE *f = fopen(SPIN_MAX_NS, "w");
+	int ret;
+
+	if (!f)
+		return -errno;
+	ret = fprintf(f, "%lld\n", ns) > 0 ? 0 : -EIO;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	return ret;
+}
 
 FIXTURE_SETUP(woken)
 {
+	self->spin_max_ns = -1;
 	self->fd = hsema_open();
 	if (self->fd < 0 && errno == ENOENT)
 		SKIP(return, HSEMA_DEVICE " missing: is hsema.ko loaded?");
@@ -64,6 +97,8 @@ FIXTURE_TEARDOWN(woken)
 
 	if (self->hogging)
 		hog_stop(&self->hog);
+	if (self->spin_max_ns >= 0)
+		EXPECT_EQ(0, spin_max_set(self->spin_max_ns));
 	/* A failed test may leave waiters: give each a unit to leave with. */
 	for (i = 0; i < self->nw; i++)
 		if (!atomic_load(&self->w[i].done))
@@ -257,6 +292,147 @@ TEST_F(woken, loser_sleeps_again_and_word_reads_waiters)
 	EXPECT_EQ(1, st1.requeues - st0.requeues);
 	EXPECT_FALSE(atomic_load(&self->w[0].done));
 
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, all_done(self));
+	EXPECT_EQ(0, hsema_word(&self->s));
+}
+
+/*
+ * As above, A is woken and a running thread takes the unit before A runs,
+ * but the next release comes while A still looks at the word (counted in
+ * woken_spins).  The word reads WOKEN, so the release stays in userspace,
+ * and A takes its unit: woken once, never requeued.  Without the look A
+ * would have slept again and the release would have woken it a second
+ * time.
+ *
+ * A looks only while its CPU is free and for at most spin_max_ns (250 us
+ * by default), too short for this thread to see the look begin and
+ * release when its virtual CPU shares a host CPU with others: the test
+ * raises it to 100 ms.  A release that comes late anyway finds A asleep
+ * again (a requeue, and the release wakes it), and the test tries again,
+ * with a fresh waiter.  No hog here: the work it held back would keep
+ * CPU 1 busy when it stops, and A would not look.  For the same reason
+ * each try first lets the guest settle: the kselftest runner copies our
+ * output a byte per system call to a virtio console, which keeps a CPU
+ * busy for hundreds of milliseconds under emulation.  The barger's
+ * tryacquire right after the release beats A's wake-up on the other CPU
+ * nearly always; when it does not, A simply took the unit, and that try
+ * does not count.
+ */
+#define LOOK_TRIES	20
+#define LOOK_NS		100000000LL
+
+TEST_F(woken, loser_that_looks_takes_the_next_unit)
+{
+	struct hsema_stats st0, st1, st2;
+	int64_t end;
+	int i, ret, hits = 0, barges = 0, looks = 0, late = 0;
+	long long ns;
+
+	ret = spin_max_get(&ns);
+	if (ret == -ENOENT)
+		SKIP(return, "%s missing: module too old?", SPIN_MAX_NS);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", SPIN_MAX_NS, strerror(-ret));
+	ret = spin_max_set(LOOK_NS);
+	if (ret == -EACCES || ret == -EPERM)
+		SKIP(return, "cannot write %s: not root", SPIN_MAX_NS);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", SPIN_MAX_NS, strerror(-ret));
+	self->spin_max_ns = ns;
+
+	for (i = 0; i < LOOK_TRIES && !hits; i++) {
+		struct waiter *w = &self->w[self->nw];
+
+		waiter_init(w, &self->s, self->nw, NULL);
+		w->cpu = self->cpu1;
+		ASSERT_EQ(0, waiter_start(w));
+		self->nw++;
+		ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, NULL));
+		msleep(100 * (i < 4 ? i + 1 : 4));
+
+		ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+		ASSERT_EQ(0, sema_release(&self->s));
+		if (sema_tryacquire(&self->s)) {	/* the barger */
+			ASSERT_EQ(0, waiter_wait_done(w));
+			ASSERT_EQ(0, w->ret);
+			continue;			/* A was first */
+		}
+		barges++;
+
+		/* Until A looks, or has given up and slept again. */
+		end = now_ns(CLOCK_MONOTONIC) + HSEMA_POLL_MS * 1000000LL;
+		do {
+			ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+		} while (st1.woken_spins == st0.woken_spins &&
+			 st1.requeues == st0.requeues &&
+			 now_ns(CLOCK_MONOTONIC) < end);
+		ASSERT_EQ(0, sema_release(&self->s));
+		ASSERT_EQ(0, waiter_wait_done(w));
+		ASSERT_EQ(0, w->ret);
+		EXPECT_EQ(0, hsema_word(&self->s)) TH_LOG("try %d", i);
+		ASSERT_EQ(0, hsema_stats(self->fd, &st2));
+		EXPECT_EQ(1, st2.slow_acquires - st0.slow_acquires);
+		EXPECT_GE(1, st2.woken_spins - st0.woken_spins);
+		if (st1.woken_spins == st0.woken_spins)
+			continue;
+		looks++;
+		if (st2.requeues != st0.requeues) {
+			late++;		/* the look ended before the release */
+			continue;
+		}
+		EXPECT_EQ(1, st2.wakes - st0.wakes) TH_LOG("try %d", i);
+		hits++;
+	}
+	ksft_print_msg("%d tries: %d barges, %d looks, %d of them over before the release\n",
+		       i, barges, looks, late);
+	EXPECT_EQ(1, hits) TH_LOG("no woken waiter took a unit released while it looked");
+}
+
+/*
+ * spin_max_ns = 0 turns the look off: the woken loser sleeps again at
+ * once, without looking (woken_spins unchanged), as it did before the
+ * look existed.  A value the kernel cannot parse is refused and changes
+ * nothing.
+ */
+TEST_F(woken, spin_max_ns_zero_turns_the_look_off)
+{
+	struct hsema_stats st0, st1;
+	long long ns;
+	FILE *f;
+	int ret;
+
+	ret = spin_max_get(&ns);
+	if (ret == -ENOENT)
+		SKIP(return, "%s missing: module too old?", SPIN_MAX_NS);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", SPIN_MAX_NS, strerror(-ret));
+	ret = spin_max_set(0);
+	if (ret == -EACCES || ret == -EPERM)
+		SKIP(return, "cannot write %s: not root", SPIN_MAX_NS);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", SPIN_MAX_NS, strerror(-ret));
+	self->spin_max_ns = ns;
+
+	f = fopen(SPIN_MAX_NS, "w");
+	ASSERT_NE(NULL, f);
+	setvbuf(f, NULL, _IONBF, 0);
+	EXPECT_GT(0, fprintf(f, "ten\n"));
+	EXPECT_EQ(EINVAL, errno);
+	fclose(f);
+	ASSERT_EQ(0, spin_max_get(&ns));
+	EXPECT_EQ(0, ns);
+
+	ASSERT_EQ(0, queue_waiters(self, 1));
+	ret = hold_cpu1(self);
+	if (ret == -EPERM)
+		SKIP(return, "SCHED_FIFO not permitted");
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, sema_tryacquire(&self->s));	/* the barger */
+	EXPECT_FALSE(free_cpu1(self)) TH_LOG("the hog was not stopped in time");
+
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, NULL));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(1, st1.requeues - st0.requeues);
+	EXPECT_EQ(0, st1.woken_spins - st0.woken_spins);
 	ASSERT_EQ(0, sema_release(&self->s));
 	ASSERT_EQ(0, all_done(self));
 	EXPECT_EQ(0, hsema_word(&self->s));
