@@ -65,8 +65,10 @@ struct hsema_waiter {
 	u64 queued_ns;			/* ktime_get_ns() when queued */
 	u64 starve_ns;			/* this waiter's starvation threshold */
 	u64 spin_ns;			/* how long it may spin for a grant, or 0 */
+	u64 look_end;			/* local_clock() its look ends, or 0 */
 	enum hsema_wstate state;
 	bool spin;			/* woken to spin for its grant */
+	bool relook;			/* woken, may lose and look again */
 	int index;			/* the entry, in a wait for any */
 	struct hsema_multi *multi;	/* NULL unless a wait for any */
 };

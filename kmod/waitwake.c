@@ -687,8 +687,9 @@ struct hsema_queue *hsema_leave_queue(struct hsema_site *site,
 
 /*
  * Take a unit from the word, or queue (a newcomer) or requeue at our place
- * (a woken waiter that lost).  Only HSEMA_C_SLEEP leaves us queued and
- * only HSEMA_C_ACQUIRED gives a unit; on the others nothing changed.
+ * (a woken waiter that lost), or, a woken waiter whose look goes on
+ * (w->relook), stay woken.  Only HSEMA_C_SLEEP leaves us queued and only
+ * HSEMA_C_ACQUIRED gives a unit; on the others nothing changed.
  * *dead returns a queue that became empty, to free after unlocking.
  *
  * A waiter that takes a unit also wakes a sleeper for each unit left in
@@ -706,7 +707,7 @@ enum hsema_compete hsema_compete(struct hsema_site *site,
 	bool was_woken = w->state == HSEMA_W_WOKEN;
 	bool starving = q && q->starving;
 	u32 old, new, cur, left, woken, wake;
-	bool enter = false, claimed = false;
+	bool enter = false, claimed = false, stay;
 	int ret;
 
 	ret = word_read(site, &old);
@@ -766,10 +767,13 @@ enum hsema_compete hsema_compete(struct hsema_site *site,
 
 		/*
 		 * Queued or requeued, we sleep; the value is 0 unless the
-		 * queue starves, so no unit is left unclaimed.
+		 * queue starves, so no unit is left unclaimed.  A woken
+		 * waiter whose look may go on stays woken instead, and the
+		 * word keeps reading WOKEN while it looks again.
 		 */
+		stay = was_woken && w->relook && !starving && !enter;
 		new = (old & HSEMA_VALUE_MASK) |
-		      queue_bits(left + 1, starving || enter, woken);
+		      queue_bits(left + 1, starving || enter, woken + stay);
 		/*
 		 * Even when the word already reads so: a word the caller
 		 * cannot write (read-only mapping) must fail with -EFAULT
@@ -793,7 +797,7 @@ enum hsema_compete hsema_compete(struct hsema_site *site,
 			trace_hsema_queued_any(&site->key, w, q->nr_waiters);
 		else
 			trace_hsema_queued(&site->key, w, q->nr_waiters);
-	} else if (was_woken) {
+	} else if (was_woken && !stay) {
 		/* Lost to a newcomer: sleep again, keeping our ticket. */
 		WRITE_ONCE(w->state, HSEMA_W_QUEUED);
 		q->nr_woken--;
@@ -898,24 +902,27 @@ static void spin_for_grant(struct hsema_waiter *w, unsigned int state,
  * a queue starts to starve only in the kernel, and while the word reads
  * WOKEN nothing else enters it.  A value that cannot be read, or a state
  * other than WOKEN (the queue starves), ends it too; what it read is only
- * a hint, the caller competes under the lock either way.
+ * a hint, the caller competes under the lock either way.  A look that
+ * lost may look again (look_goes_on()), until w->look_end, set when the
+ * first look after its wake-up began.
  */
 static void spin_woken(struct hsema_site *site, struct hsema_waiter *w,
 		       unsigned int state, struct hrtimer_sleeper *to)
 {
 	u64 waited = waited_ns(w, ktime_get_ns());
-	u64 end = local_clock();
 	bool counted = false;
 	u32 val;
 
 	if (waited >= w->starve_ns)
 		return;
-	end += min(w->spin_ns, w->starve_ns - waited);
+	if (!w->look_end)
+		w->look_end = local_clock() +
+			      min(w->spin_ns, w->starve_ns - waited);
 	while (READ_ONCE(w->state) == HSEMA_W_WOKEN) {
 		if (word_read(site, &val) || (val & HSEMA_VALUE_MASK) ||
 		    (val & HSEMA_STATE_MASK) != HSEMA_STATE_WOKEN)
 			return;
-		if (spin_over(state, to, end))
+		if (spin_over(state, to, w->look_end))
 			return;
 		if (!counted) {
 			/* Counted once it has to wait: the value was taken. */
@@ -924,6 +931,22 @@ static void spin_woken(struct hsema_site *site, struct hsema_waiter *w,
 		}
 		cpu_relax();
 	}
+}
+
+/*
+ * Called locked, before a woken waiter competes: whether, if it loses,
+ * it may stay woken and look again (spin_woken()) instead of sleeping.
+ * Only within the look it began when it was woken, and on the look's
+ * terms (spin_over()): a waiter on an otherwise idle CPU that loses to a
+ * running thread then costs no sleep, no wake-up and no release's system
+ * call each time it loses.  One with a signal or a timeout to act on
+ * sleeps again as before, so it no longer counts as woken when it leaves.
+ */
+static bool look_goes_on(const struct hsema_waiter *w, unsigned int state,
+			 struct hrtimer_sleeper *to)
+{
+	return w->state == HSEMA_W_WOKEN && w->look_end &&
+	       !spin_over(state, to, w->look_end);
 }
 
 /*
@@ -965,6 +988,7 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 			break;
 		}
 		if (w.state == HSEMA_W_NONE || w.state == HSEMA_W_WOKEN) {
+			w.relook = look_goes_on(&w, state, to);
 			c = hsema_compete(site, &w, &spare, &dead, &wq, &err);
 			switch (c) {
 			case HSEMA_C_ACQUIRED:
@@ -976,6 +1000,9 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 				fallthrough;
 			case HSEMA_C_SLEEP:
 				faults = 0;
+				/* A look's time lasts while it stays woken. */
+				if (w.state != HSEMA_W_WOKEN)
+					w.look_end = 0;
 				/*
 				 * Queued or requeued where a starving
 				 * queue's next grant goes (having made it

@@ -17,6 +17,8 @@
  *   reads WAITERS, so that the next release calls the kernel;
  * - unless a unit comes while it still looks at the word, running: that
  *   release stays in userspace and the waiter takes its unit, woken once;
+ * - and one whose look ends without a unit, while its time lasts, looks
+ *   on instead of sleeping;
  * - code that treats bit 30 as starvation (written before WOKEN) takes
  *   no unit from a WOKEN word in userspace, and gets one at once in the
  *   kernel, without queueing.
@@ -459,6 +461,120 @@ TEST_F(woken, loser_that_looks_takes_the_next_unit)
 
 	try_looks(_metadata, self, LOOK_TRIES, &c);
 	EXPECT_EQ(1, c.hits) TH_LOG("no woken waiter took a unit released while it looked");
+}
+
+/*
+ * A woken waiter whose look ends without a unit while its time lasts
+ * competes, loses, and looks on, still woken, instead of sleeping again:
+ * no requeue, and it takes the next release, woken once.  Before, it
+ * slept again (a requeue), and the next release entered the kernel to
+ * wake it a second time.
+ *
+ * In use the look ends so when a running thread takes the unit between
+ * the waiter's sight of it and its compare-and-swap under the lock, a
+ * window of microseconds that a test cannot hit reliably.  This test
+ * ends A's look by writing WAITERS over WOKEN instead, a stale state that
+ * userspace can always write and the kernel must bear (it only sends the
+ * next release to the kernel), right after the barger's win, whether A
+ * has begun to look or not: A stops looking (or stops at once), competes
+ * under the lock, finds the value 0, and its compare-and-swap writes
+ * WOKEN back as it looks on, where the old code wrote WAITERS and slept.
+ * The test releases as soon as it reads WOKEN: A takes that unit by its
+ * look, or by its compete if the look has just ended.  A try counts when
+ * the barger won; A stays woken only while its CPU has nothing else to
+ * run, which under emulation, with other guests on the host, is not
+ * always so.
+ */
+#define RELOOK_TRIES	40
+
+/*
+ * After the test wrote WAITERS over WOKEN: until A's compete rewrote the
+ * word, WOKEN again if A looks on (only the kernel writes WOKEN), or A
+ * slept again (a requeue).  0 or -errno.
+ */
+static int wait_compete(FIXTURE_DATA(woken) *self,
+			const struct hsema_stats *st0, bool *stayed)
+{
+	int64_t end = now_ns(CLOCK_MONOTONIC) + HSEMA_POLL_MS * 1000000LL;
+	struct hsema_stats st;
+	int i, ret;
+
+	do {
+		for (i = 0; i < 1000; i++)
+			if (hsema_word(&self->s) == HSEMA_STATE_WOKEN) {
+				*stayed = true;
+				return 0;
+			}
+		ret = hsema_stats(self->fd, &st);
+		if (ret)
+			return ret;
+		if (st.requeues != st0->requeues)
+			return 0;
+	} while (now_ns(CLOCK_MONOTONIC) < end);
+	return -ETIMEDOUT;
+}
+
+TEST_F(woken, loser_that_looks_and_loses_looks_on)
+{
+	int tries = 0, barges = 0, ended = 0, hits = 0, i, j, ret;
+	struct hsema_stats st0, st3;
+
+	ret = spin_max_override(self, LOOK_NS);
+	if (ret == -ENOENT || ret == -EACCES || ret == -EPERM)
+		SKIP(return, "%s: %s", SPIN_MAX_NS, strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", SPIN_MAX_NS, strerror(-ret));
+
+	for (i = 0; i < RELOOK_TRIES && !hits; i++) {
+		unsigned int woken = HSEMA_STATE_WOKEN;
+		bool end_look = false, stayed = false;
+		struct waiter *w;
+
+		if (self->nw == NW) {	/* all done: their slots are free */
+			for (j = 0; j < NW; j++)
+				waiter_join(&self->w[j]);
+			self->nw = 0;
+		}
+		w = &self->w[self->nw];
+		tries++;
+		waiter_init(w, &self->s, self->nw, NULL);
+		w->cpu = self->cpu1;
+		ASSERT_EQ(0, waiter_start(w));
+		self->nw++;
+		ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, NULL));
+		ret = wait_quiet();
+		ASSERT_TRUE(!ret || ret == -ETIMEDOUT) TH_LOG("/proc/stat: %s", strerror(-ret));
+
+		ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+		ASSERT_EQ(0, sema_release(&self->s));
+		if (sema_tryacquire(&self->s)) {	/* A was first */
+			ASSERT_EQ(0, waiter_wait_done(w));
+			continue;
+		}
+		barges++;
+		/* End A's look, or have it end at once when A runs. */
+		if (__atomic_compare_exchange_n(&self->s.__word, &woken,
+						HSEMA_STATE_WAITERS, false,
+						__ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST)) {
+			end_look = true;
+			ended++;
+			ASSERT_EQ(0, wait_compete(self, &st0, &stayed));
+		}
+		/* Right away: were A's look to end now, it would take it. */
+		ASSERT_EQ(0, sema_release(&self->s));
+		ASSERT_EQ(0, waiter_wait_done(w));
+		ASSERT_EQ(0, w->ret);
+		EXPECT_EQ(0, hsema_word(&self->s)) TH_LOG("try %d", i);
+		ASSERT_EQ(0, hsema_stats(self->fd, &st3));
+		EXPECT_EQ(1, st3.slow_acquires - st0.slow_acquires);
+		if (!end_look || !stayed || st3.requeues != st0.requeues)
+			continue;
+		EXPECT_EQ(1, st3.wakes - st0.wakes) TH_LOG("try %d", i);
+		hits++;
+	}
+	ksft_print_msg("%d tries: %d barges, %d looks ended\n", tries, barges,
+		       ended);
+	EXPECT_EQ(1, hits) TH_LOG("no woken waiter looked on after it lost");
 }
 
 /*
