@@ -382,6 +382,42 @@ static int wait_quiet(void)
 	return ret;
 }
 
+/*
+ * The start of a try, for the look tests: A queued alone on CPU 1 (in a
+ * free slot: every earlier try's waiter is done by now), a quiet guest,
+ * the counters in *@st0, then the release and the barger.  Returns A, or
+ * NULL if A was first and has taken the unit (that try does not count).
+ */
+static struct waiter *start_try(struct __test_metadata *_metadata,
+				FIXTURE_DATA(woken) *self,
+				struct hsema_stats *st0)
+{
+	struct waiter *w;
+	int i, ret;
+
+	if (self->nw == NW) {
+		for (i = 0; i < NW; i++)
+			waiter_join(&self->w[i]);
+		self->nw = 0;
+	}
+	w = &self->w[self->nw];
+	waiter_init(w, &self->s, self->nw, NULL);
+	w->cpu = self->cpu1;
+	ASSERT_EQ(0, waiter_start(w));
+	self->nw++;
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, NULL));
+	ret = wait_quiet();
+	ASSERT_TRUE(!ret || ret == -ETIMEDOUT) TH_LOG("/proc/stat: %s", strerror(-ret));
+
+	ASSERT_EQ(0, hsema_stats(self->fd, st0));
+	ASSERT_EQ(0, sema_release(&self->s));
+	if (!sema_tryacquire(&self->s))		/* the barger */
+		return w;
+	ASSERT_EQ(0, waiter_wait_done(w));
+	ASSERT_EQ(0, w->ret);
+	return NULL;
+}
+
 /* What try_looks() saw. */
 struct looks {
 	int tries, barges, looks, late, hits;
@@ -396,29 +432,16 @@ static void try_looks(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(woken) *self, int max, struct looks *c)
 {
 	struct hsema_stats st0, st1, st2;
+	struct waiter *w;
 	int64_t end;
-	int i, ret;
+	int i;
 
 	memset(c, 0, sizeof(*c));
 	for (i = 0; i < max && !c->hits; i++) {
-		struct waiter *w = &self->w[self->nw];
-
 		c->tries++;
-		waiter_init(w, &self->s, self->nw, NULL);
-		w->cpu = self->cpu1;
-		ASSERT_EQ(0, waiter_start(w));
-		self->nw++;
-		ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, NULL));
-		ret = wait_quiet();
-		ASSERT_TRUE(!ret || ret == -ETIMEDOUT) TH_LOG("/proc/stat: %s", strerror(-ret));
-
-		ASSERT_EQ(0, hsema_stats(self->fd, &st0));
-		ASSERT_EQ(0, sema_release(&self->s));
-		if (sema_tryacquire(&self->s)) {	/* the barger */
-			ASSERT_EQ(0, waiter_wait_done(w));
-			ASSERT_EQ(0, w->ret);
+		w = start_try(_metadata, self, &st0);
+		if (!w)
 			continue;			/* A was first */
-		}
 		c->barges++;
 
 		/* Until A looks, or has given up and slept again. */
@@ -516,7 +539,7 @@ static int wait_compete(FIXTURE_DATA(woken) *self,
 
 TEST_F(woken, loser_that_looks_and_loses_looks_on)
 {
-	int tries = 0, barges = 0, ended = 0, hits = 0, i, j, ret;
+	int tries = 0, barges = 0, ended = 0, hits = 0, i, ret;
 	struct hsema_stats st0, st3;
 
 	ret = spin_max_override(self, LOOK_NS);
@@ -529,27 +552,10 @@ TEST_F(woken, loser_that_looks_and_loses_looks_on)
 		bool end_look = false, stayed = false;
 		struct waiter *w;
 
-		if (self->nw == NW) {	/* all done: their slots are free */
-			for (j = 0; j < NW; j++)
-				waiter_join(&self->w[j]);
-			self->nw = 0;
-		}
-		w = &self->w[self->nw];
 		tries++;
-		waiter_init(w, &self->s, self->nw, NULL);
-		w->cpu = self->cpu1;
-		ASSERT_EQ(0, waiter_start(w));
-		self->nw++;
-		ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, NULL));
-		ret = wait_quiet();
-		ASSERT_TRUE(!ret || ret == -ETIMEDOUT) TH_LOG("/proc/stat: %s", strerror(-ret));
-
-		ASSERT_EQ(0, hsema_stats(self->fd, &st0));
-		ASSERT_EQ(0, sema_release(&self->s));
-		if (sema_tryacquire(&self->s)) {	/* A was first */
-			ASSERT_EQ(0, waiter_wait_done(w));
-			continue;
-		}
+		w = start_try(_metadata, self, &st0);
+		if (!w)
+			continue;			/* A was first */
 		barges++;
 		/* End A's look, or have it end at once when A runs. */
 		if (__atomic_compare_exchange_n(&self->s.__word, &woken,
