@@ -462,20 +462,23 @@ static bool starve_due_first(const struct hsema_queue *q, u64 now)
 	return false;
 }
 
-static void starve_enter(struct hsema_site *site, struct hsema_queue *q)
+/* @now: ktime_get_ns() of the caller's pass under the lock. */
+static void starve_enter(struct hsema_site *site, struct hsema_queue *q,
+			 u64 now)
 {
 	q->batch_end = list_last_entry(&q->waiters, struct hsema_waiter,
 				       node)->ticket;
 	q->starving = true;
-	q->starve_start_ns = ktime_get_ns();
+	q->starve_start_ns = now;
 	hsema_qstat_inc(q, starve_enter);
 	trace_hsema_starvation(&site->key, true, q->nr_waiters);
 }
 
-static void starve_exit(struct hsema_site *site, struct hsema_queue *q)
+static void starve_exit(struct hsema_site *site, struct hsema_queue *q,
+			u64 now)
 {
 	q->starving = false;
-	q->normal_ns = ktime_get_ns();
+	q->normal_ns = now;
 	q->episode_ns = q->normal_ns - q->starve_start_ns;
 	hsema_qstat_inc(q, starve_exit);
 	trace_hsema_starvation(&site->key, false, q->nr_waiters);
@@ -667,7 +670,7 @@ struct hsema_queue *hsema_leave_queue(struct hsema_site *site,
 	}
 
 	if (!q->nr_waiters && q->starving)
-		starve_exit(site, q);
+		starve_exit(site, q, ktime_get_ns());
 	if (q->nr_waiters && was_woken)
 		wake_sleepers(site, q, 1, wq);
 
@@ -708,6 +711,7 @@ enum hsema_compete hsema_compete(struct hsema_site *site,
 	bool starving = q && q->starving;
 	u32 old, new, cur, left, woken, wake;
 	bool enter = false, claimed = false, stay;
+	u64 now = 0;
 	int ret;
 
 	ret = word_read(site, &old);
@@ -762,8 +766,10 @@ enum hsema_compete hsema_compete(struct hsema_site *site,
 			return HSEMA_C_NOMEM;
 
 		/* A woken waiter that waited too long makes the queue starve. */
-		if (w->q && !starving && starve_due(q, w, ktime_get_ns()))
-			enter = true;
+		if (w->q && !starving) {
+			now = ktime_get_ns();
+			enter = starve_due(q, w, now);
+		}
 
 		/*
 		 * Queued or requeued, we sleep; the value is 0 unless the
@@ -805,7 +811,7 @@ enum hsema_compete hsema_compete(struct hsema_site *site,
 		trace_hsema_requeued(&site->key, w, q->nr_waiters);
 	}
 	if (enter)
-		starve_enter(site, q);
+		starve_enter(site, q, now);
 	return HSEMA_C_SLEEP;
 
 recover:
@@ -1323,9 +1329,9 @@ retry:
 
 	if (q) {
 		if (p.enter)
-			starve_enter(site, q);
+			starve_enter(site, q, now);
 		if (p.exit && !p.exit_after)
-			starve_exit(site, q);
+			starve_exit(site, q, now);
 		w = queue_head(q);
 		for (i = 0; i < p.grant; w = next) {
 			next = list_next_entry(w, node);
@@ -1346,7 +1352,7 @@ retry:
 			}
 			wakeq_add(&wq, w->task);
 			if (i == p.exit_after)
-				starve_exit(site, q);
+				starve_exit(site, q, now);
 		}
 		wake_sleepers(site, q, p.wake, &wq);
 		if (p.spin)
