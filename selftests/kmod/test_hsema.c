@@ -276,6 +276,13 @@ static bool run_case(struct test_case *t, enum ctx c)
  * once.  The waiter is dequeued but has not run: it still has to take the
  * semaphore's lock on its way out.  destroy() must wait for it, and only
  * then return 0; the semaphore is freed right after.
+ *
+ * The waiter is SCHED_FIFO at the releaser's priority too, so that neither
+ * preempts the other: the waiter runs only once destroy() sleeps, and then
+ * to its return (and its flag), even if destroy()'s poll is due meanwhile.
+ * A lower-priority waiter could be preempted between leaving the
+ * semaphore and setting the flag, and destroy() would rightly return in
+ * that gap (once in a debug kernel's run, under four guests on two cores).
  */
 struct destroy_case {
 	struct hsema *sem;
@@ -293,6 +300,7 @@ static int destroy_waiter_fn(void *data)
 {
 	struct destroy_case *d = data;
 
+	sched_set_fifo(current);
 	d->waiter_ret = hsema_acquire_killable(d->sem);
 	atomic_set(&d->waiter_returned, 1);
 	complete(&d->waiter_done);
