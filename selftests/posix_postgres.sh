@@ -89,10 +89,10 @@ result $rc "initdb makes a cluster ($(( $(date +%s) - t0 )) s)"
 [ $rc = 0 ] || { echo "1..$n"; exit 1; }
 printf 'UPDATE counter SET n = n + 1 WHERE id = 1;\n' >"$tmp/add.sql"
 
-# rounds NAME [PRELOAD]: the workload's rounds, their number in $r: one,
-# or with PRELOAD until hsema saw a wait since $w0 or $tries were run.
+# rounds NAME [PRELOAD]: the workload's rounds, counted in $r (which
+# run() zeroes): one, or with PRELOAD until hsema saw a wait since $w0 or
+# $tries were run.
 rounds() {
-	r=0
 	while :; do
 		as_pg "$pg/pgbench" -n -h "$tmp/run" -U postgres -c "$clients" \
 			-j "$clients" -t "$each" -f "$tmp/add.sql" postgres \
