@@ -120,6 +120,7 @@ struct hsema_bucket *hsema_bucket_nr(unsigned long i);
 struct hsema_queue *hsema_queue_find(struct hsema_bucket *b,
 				     const struct hsema_key *key);
 struct hsema_queue *hsema_queue_alloc(void);
+struct hsema_queue *hsema_queue_unstash(void);
 void hsema_queue_free(struct hsema_queue *q);
 void hsema_queue_init(struct hsema_queue *q, const struct hsema_key *key);
 void hsema_queue_install(struct hsema_bucket *b, struct hsema_queue *q,

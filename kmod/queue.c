@@ -23,6 +23,16 @@ static struct hsema_bucket *hsema_table;
 static unsigned int hsema_hash_bits;
 static struct kmem_cache *hsema_queue_cache;
 
+/*
+ * One freed queue kept per CPU for the next first waiter.  Two threads
+ * handing a semaphore back and forth make every wait the first of its
+ * key and every grant the last: without the stash each wait allocated a
+ * queue after dropping the bucket lock, took the lock again to look a
+ * second time, and its grant freed the queue.  A stashed queue stays
+ * charged to the memory cgroup that allocated it, one per CPU at most.
+ */
+static DEFINE_PER_CPU(struct hsema_queue *, hsema_queue_stash);
+
 int hsema_queues_init(void)
 {
 	unsigned long size = roundup_pow_of_two(256 * num_possible_cpus());
@@ -51,6 +61,14 @@ int hsema_queues_init(void)
  */
 void hsema_queues_exit(void)
 {
+	struct hsema_queue *q;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		q = per_cpu(hsema_queue_stash, cpu);
+		if (q)
+			kmem_cache_free(hsema_queue_cache, q);
+	}
 	kvfree(hsema_table);
 	kmem_cache_destroy(hsema_queue_cache);
 }
@@ -90,15 +108,25 @@ struct hsema_queue *hsema_queue_find(struct hsema_bucket *b,
 	return NULL;
 }
 
-/* Allocated before taking the bucket lock, by a waiter that may need it. */
+/* Allocated with the bucket lock dropped, by a waiter that needs it. */
 struct hsema_queue *hsema_queue_alloc(void)
 {
 	return kmem_cache_zalloc(hsema_queue_cache, GFP_KERNEL);
 }
 
+/*
+ * This CPU's stashed queue, or NULL.  Takes nothing but a per-CPU
+ * pointer, so a waiter may call it under the bucket lock.
+ */
+struct hsema_queue *hsema_queue_unstash(void)
+{
+	return this_cpu_xchg(hsema_queue_stash, NULL);
+}
+
+/* Called unlocked: keeps @q in this CPU's stash if that is empty. */
 void hsema_queue_free(struct hsema_queue *q)
 {
-	if (q)
+	if (q && this_cpu_cmpxchg(hsema_queue_stash, NULL, q))
 		kmem_cache_free(hsema_queue_cache, q);
 }
 

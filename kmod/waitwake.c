@@ -762,8 +762,13 @@ enum hsema_compete hsema_compete(struct hsema_site *site,
 		if (w->multi &&
 		    atomic_read(&w->multi->claim) != HSEMA_CLAIM_NONE)
 			return HSEMA_C_CLAIMED;
-		if (!q && !site->fixed && !*spare)
-			return HSEMA_C_NOMEM;
+		/* A first waiter needs a queue: this CPU's stashed one... */
+		if (!q && !site->fixed && !*spare) {
+			*spare = hsema_queue_unstash();
+			/* ... or one allocated with the lock dropped. */
+			if (!*spare)
+				return HSEMA_C_NOMEM;
+		}
 
 		/* A woken waiter that waited too long makes the queue starve. */
 		if (w->q && !starving) {
@@ -1279,7 +1284,8 @@ int hsema_wake_site(struct hsema_site *site, u32 count, unsigned int how,
 	site_lock(site);
 retry:
 	q = site_queue(site);
-	now = ktime_get_ns();
+	/* Only a queue's waiters have waited: no clock without them. */
+	now = q ? ktime_get_ns() : 0;
 	ret = word_read(site, &old);
 	while (!ret) {
 		/*
