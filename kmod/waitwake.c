@@ -448,6 +448,20 @@ static bool starve_due(const struct hsema_queue *q,
 }
 
 /*
+ * When starve_due() turns true for @w, as far as the queue knows now: an
+ * episode that ends later only moves it later, so the time is a lower
+ * bound that the waiter can keep and read without the lock.
+ */
+static u64 starve_due_at(const struct hsema_queue *q,
+			 const struct hsema_waiter *w)
+{
+	u64 since = max(w->queued_ns, q->normal_ns);
+	u64 rest = min(q->episode_ns, w->starve_ns) * HSEMA_NORMAL_PER_EPISODE;
+
+	return max(since + w->starve_ns, q->normal_ns + rest);
+}
+
+/*
  * starve_due() for the first waiter that still waits: a wait for any that
  * owns its unit elsewhere is about to withdraw, and whether the queue
  * starves must not depend on how long it waited.
@@ -817,6 +831,7 @@ enum hsema_compete hsema_compete(struct hsema_site *site,
 	}
 	if (enter)
 		starve_enter(site, q, now);
+	w->due_ns = starve_due_at(q, w);
 	return HSEMA_C_SLEEP;
 
 recover:
@@ -909,26 +924,30 @@ static void spin_for_grant(struct hsema_waiter *w, unsigned int state,
  * wakes nobody: a woken waiter that lost to a running thread no longer
  * costs the next release a system call and itself two context switches
  * (Go's sync.Mutex lets its woken waiter spin for the same reason).  The
- * same bounds as spin_for_grant(), and never past the waiter's threshold:
- * a queue starts to starve only in the kernel, and while the word reads
- * WOKEN nothing else enters it.  A value that cannot be read, or a state
- * other than WOKEN (the queue starves), ends it too; what it read is only
- * a hint, the caller competes under the lock either way.  A look that
- * lost may look again (look_goes_on()), until w->look_end, set when the
- * first look after its wake-up began.
+ * same bounds as spin_for_grant(), and never past the time the waiter
+ * may make its queue starve (w->due_ns: its threshold, or the end of the
+ * normal mode that follows an episode, whichever comes later): a queue
+ * starts to starve only in the kernel, and while the word reads WOKEN
+ * nothing else enters it.  A head that waited past its threshold while
+ * that normal mode lasts still looks: otherwise each release of the
+ * gate's milliseconds woke it only to lose, requeue and sleep again.
+ * A value that cannot be read, or a state other than WOKEN (the queue
+ * starves), ends it too; what it read is only a hint, the caller
+ * competes under the lock either way.  A look that lost may look again
+ * (look_goes_on()), until w->look_end, set when the first look after its
+ * wake-up began.
  */
 static void spin_woken(struct hsema_site *site, struct hsema_waiter *w,
 		       unsigned int state, struct hrtimer_sleeper *to)
 {
-	u64 waited = waited_ns(w, ktime_get_ns());
+	u64 now = ktime_get_ns();
 	bool counted = false;
 	u32 val;
 
-	if (waited >= w->starve_ns)
+	if (now >= w->due_ns)
 		return;
 	if (!w->look_end)
-		w->look_end = local_clock() +
-			      min(w->spin_ns, w->starve_ns - waited);
+		w->look_end = local_clock() + min(w->spin_ns, w->due_ns - now);
 	while (READ_ONCE(w->state) == HSEMA_W_WOKEN) {
 		if (word_read(site, &val) || (val & HSEMA_VALUE_MASK) ||
 		    (val & HSEMA_STATE_MASK) != HSEMA_STATE_WOKEN)
