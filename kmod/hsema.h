@@ -67,7 +67,7 @@ struct hsema_waiter {
 	u64 spin_ns;			/* how long it may spin for a grant, or 0 */
 	u64 look_end;			/* local_clock() its look ends, or 0 */
 	u64 due_ns;			/* ktime_get_ns() it may make its */
-					/* queue starve, at the earliest */
+					/* queue starve: starve_due_at() */
 	enum hsema_wstate state;
 	bool spin;			/* woken to spin for its grant */
 	bool relook;			/* woken, may lose and look again */

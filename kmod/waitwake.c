@@ -129,6 +129,7 @@
  */
 #include <linux/hrtimer.h>
 #include <linux/mm.h>
+#include <linux/overflow.h>
 #include <linux/pagemap.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
@@ -448,17 +449,26 @@ static bool starve_due(const struct hsema_queue *q,
 }
 
 /*
- * When starve_due() turns true for @w, as far as the queue knows now: an
- * episode that ends later only moves it later, so the time is a lower
- * bound that the waiter can keep and read without the lock.
+ * When starve_due() turns true for @w, as far as the queue knows now, for
+ * the waiter to keep and read without the lock (spin_woken()).  While
+ * every waiter of the queue has the same threshold, no episode can begin
+ * before that time without @w in its batch, and one that ends later only
+ * moves the time later: the kept value is never late.  Waiters of one
+ * word may ask for different thresholds; then an episode begun by a
+ * shorter one can end before it, and the kept value be late by up to
+ * one look, after which the waiter competes and starve_due() decides.
+ * A threshold too large to add means never (U64_MAX).
  */
 static u64 starve_due_at(const struct hsema_queue *q,
 			 const struct hsema_waiter *w)
 {
 	u64 since = max(w->queued_ns, q->normal_ns);
 	u64 rest = min(q->episode_ns, w->starve_ns) * HSEMA_NORMAL_PER_EPISODE;
+	u64 due;
 
-	return max(since + w->starve_ns, q->normal_ns + rest);
+	if (check_add_overflow(since, w->starve_ns, &due))
+		return U64_MAX;
+	return max(due, q->normal_ns + rest);
 }
 
 /*
@@ -926,7 +936,8 @@ static void spin_for_grant(struct hsema_waiter *w, unsigned int state,
  * (Go's sync.Mutex lets its woken waiter spin for the same reason).  The
  * same bounds as spin_for_grant(), and never past the time the waiter
  * may make its queue starve (w->due_ns: its threshold, or the end of the
- * normal mode that follows an episode, whichever comes later): a queue
+ * normal mode that follows an episode, whichever comes later; see
+ * starve_due_at() for waiters with different thresholds): a queue
  * starts to starve only in the kernel, and while the word reads WOKEN
  * nothing else enters it.  A head that waited past its threshold while
  * that normal mode lasts still looks: otherwise each release of the

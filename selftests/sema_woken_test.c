@@ -47,6 +47,8 @@ FIXTURE(woken) {
 	struct hog hog;
 	bool hogging;
 	long long spin_max_ns;		/* to restore, or -1 */
+	__u64 raw_starve_ns;		/* the look tests' A: a raw WAIT */
+					/* with this threshold, if not 0 */
 };
 
 #define SPIN_MAX_NS	"/sys/module/hsema/parameters/spin_max_ns"
@@ -403,6 +405,11 @@ static struct waiter *start_try(struct __test_metadata *_metadata,
 	w = &self->w[self->nw];
 	waiter_init(w, &self->s, self->nw, NULL);
 	w->cpu = self->cpu1;
+	if (self->raw_starve_ns) {
+		w->op = W_RAW_WAIT;
+		w->rawfd = self->fd;
+		w->starve_ns = self->raw_starve_ns;
+	}
 	ASSERT_EQ(0, waiter_start(w));
 	self->nw++;
 	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, NULL));
@@ -483,6 +490,30 @@ TEST_F(woken, loser_that_looks_takes_the_next_unit)
 	ASSERT_EQ(0, ret) TH_LOG("%s: %s", SPIN_MAX_NS, strerror(-ret));
 
 	try_looks(_metadata, self, LOOK_TRIES, &c);
+	EXPECT_EQ(1, c.hits) TH_LOG("no woken waiter took a unit released while it looked");
+}
+
+/*
+ * A waiter may ask for any threshold, up to the largest __u64 (never
+ * starve), and its look must still have its time.  The look ends when the
+ * waiter may make its queue starve, its queueing time plus its threshold
+ * at the earliest; that sum must saturate.  When it wrapped, the time lay
+ * in the past and the look returned at once: A competed, lost and slept
+ * again in every try, and no try was a hit.
+ */
+TEST_F(woken, loser_with_the_largest_threshold_looks)
+{
+	struct looks c;
+	int ret;
+
+	ret = spin_max_override(self, LOOK_NS);
+	if (ret == -ENOENT || ret == -EACCES || ret == -EPERM)
+		SKIP(return, "%s: %s", SPIN_MAX_NS, strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", SPIN_MAX_NS, strerror(-ret));
+
+	self->raw_starve_ns = UINT64_MAX;
+	try_looks(_metadata, self, LOOK_TRIES, &c);
+	EXPECT_LT(0, c.looks) TH_LOG("A never looked");
 	EXPECT_EQ(1, c.hits) TH_LOG("no woken waiter took a unit released while it looked");
 }
 
