@@ -417,12 +417,12 @@ static struct hsema_waiter *queue_head(struct hsema_queue *q)
 #define HSEMA_NORMAL_PER_EPISODE	4
 
 /*
- * Whether @w has waited long enough to make its queue starve: past its
- * threshold, counted from when it queued or, if later, from when the
- * queue's last starvation episode ended.  Each episode serves the batch
- * of waiters queued when it began and ends after their grants (see
- * plan_release()); the queue then runs in normal mode for at least a
- * threshold before the next.  Without that, a queue whose hand-overs
+ * When @w may make its queue starve: once past its threshold, counted
+ * from when it queued or, if later, from when the queue's last
+ * starvation episode ended.  Each episode serves the batch of waiters
+ * queued when it began and ends after their grants (see plan_release());
+ * the queue then runs in normal mode for at least a threshold before the
+ * next.  Without that, a queue whose hand-overs
  * take longer than threshold / depth never leaves starvation: every
  * granted waiter has waited past the threshold just queueing behind the
  * others, and the semaphore runs at one context switch per acquisition
@@ -437,27 +437,16 @@ static struct hsema_waiter *queue_head(struct hsema_queue *q)
  * most as many thresholds.  Both waits count from the episode's end, so
  * for one threshold T the worst wait stays about 4 T plus two batches.
  * The history lives in the queue: it starts afresh when the queue empties.
- */
-static bool starve_due(const struct hsema_queue *q,
-		       const struct hsema_waiter *w, u64 now)
-{
-	u64 since = max(w->queued_ns, q->normal_ns);
-	u64 rest = min(q->episode_ns, w->starve_ns) * HSEMA_NORMAL_PER_EPISODE;
-
-	return now > since && now - since > w->starve_ns &&
-	       now - q->normal_ns > rest;
-}
-
-/*
- * When starve_due() turns true for @w, as far as the queue knows now, for
- * the waiter to keep and read without the lock (spin_woken()).  While
- * every waiter of the queue has the same threshold, no episode can begin
- * before that time without @w in its batch, and one that ends later only
- * moves the time later: the kept value is never late.  Waiters of one
- * word may ask for different thresholds; then an episode begun by a
- * shorter one can end before it, and the kept value be late by up to
- * one look, after which the waiter competes and starve_due() decides.
- * A threshold too large to add means never (U64_MAX).
+ *
+ * The time is as far as the queue knows now, and a waiter keeps it to read
+ * without the lock (spin_woken()).  While every waiter of the queue has
+ * the same threshold, no episode can begin before it without @w in its
+ * batch, and one that ends later only moves it later: the kept value is
+ * never late.  Waiters of one word may ask for different thresholds; then
+ * an episode begun by a shorter one can end before it, and the kept value
+ * be late by up to one look, after which the waiter competes and
+ * starve_due() decides.  A threshold too large to add means never
+ * (U64_MAX).
  */
 static u64 starve_due_at(const struct hsema_queue *q,
 			 const struct hsema_waiter *w)
@@ -469,6 +458,13 @@ static u64 starve_due_at(const struct hsema_queue *q,
 	if (check_add_overflow(since, w->starve_ns, &due))
 		return U64_MAX;
 	return max(due, q->normal_ns + rest);
+}
+
+/* Whether @w has waited long enough to make its queue starve. */
+static bool starve_due(const struct hsema_queue *q,
+		       const struct hsema_waiter *w, u64 now)
+{
+	return now > starve_due_at(q, w);
 }
 
 /*
