@@ -123,10 +123,17 @@ struct hsema_queue *hsema_queue_unstash(void)
 	return this_cpu_xchg(hsema_queue_stash, NULL);
 }
 
-/* Called unlocked: keeps @q in this CPU's stash if that is empty. */
+/*
+ * Called unlocked: keeps @q in this CPU's stash if that is empty.  Under
+ * KASAN every queue goes back to the slab, so that a use after its last
+ * waiter left is reported instead of hidden by the next first waiter.
+ */
 void hsema_queue_free(struct hsema_queue *q)
 {
-	if (q && this_cpu_cmpxchg(hsema_queue_stash, NULL, q))
+	if (!q)
+		return;
+	if (IS_ENABLED(CONFIG_KASAN) ||
+	    this_cpu_cmpxchg(hsema_queue_stash, NULL, q))
 		kmem_cache_free(hsema_queue_cache, q);
 }
 
