@@ -439,14 +439,15 @@ static struct hsema_waiter *queue_head(struct hsema_queue *q)
  * The history lives in the queue: it starts afresh when the queue empties.
  *
  * The time is as far as the queue knows now, and a waiter keeps it to read
- * without the lock (spin_woken()).  While every waiter of the queue has
- * the same threshold, no episode can begin before it without @w in its
- * batch, and one that ends later only moves it later: the kept value is
- * never late.  Waiters of one word may ask for different thresholds; then
- * an episode begun by a shorter one can end before it, and the kept value
- * be late by up to one look, after which the waiter competes and
- * starve_due() decides.  A threshold too large to add means never
- * (U64_MAX).
+ * without the lock (spin_woken()): taken when it queues or requeues, and
+ * again by each release that wakes it, since an episode that ended while
+ * it slept moved it later.  While every waiter of the queue has the same
+ * threshold, no episode can begin before it without @w in its batch, and
+ * one that ends later only moves it later: the kept value is never late.
+ * Waiters of one word may ask for different thresholds; then an episode
+ * begun by a shorter one can end before it, and the kept value be late by
+ * up to one look, after which the waiter competes and starve_due()
+ * decides.  A threshold too large to add means never (U64_MAX).
  */
 static u64 starve_due_at(const struct hsema_queue *q,
 			 const struct hsema_waiter *w)
@@ -569,6 +570,13 @@ void hsema_wakeq_wake(struct hsema_wakeq *wq)
 static void wake_waiter(struct hsema_site *site, struct hsema_queue *q,
 			struct hsema_waiter *w, struct hsema_wakeq *wq)
 {
+	/*
+	 * Its look ends by the queue's time now: one queued during an
+	 * episode kept its own threshold, which the normal mode after the
+	 * episode has passed, and would compete, lose and sleep once more
+	 * before it looked.  Only the waiter reads it, and only once woken.
+	 */
+	w->due_ns = starve_due_at(q, w);
 	WRITE_ONCE(w->state, HSEMA_W_WOKEN);
 	q->nr_woken++;
 	hsema_qstat_inc(q, wakes);

@@ -19,6 +19,8 @@
  *   release stays in userspace and the waiter takes its unit, woken once;
  * - and one whose look ends without a unit, while its time lasts, looks
  *   on instead of sleeping;
+ * - a head woken in the normal mode that must follow a starvation episode
+ *   looks too, although it has waited past its own threshold;
  * - code that treats bit 30 as starvation (written before WOKEN) takes
  *   no unit from a WOKEN word in userspace, and gets one at once in the
  *   kernel, without queueing.
@@ -517,6 +519,151 @@ TEST_F(woken, loser_that_looks_takes_the_next_unit)
 TEST_F(woken, loser_with_the_largest_threshold_looks)
 {
 	expect_look_hit(_metadata, self, UINT64_MAX);
+}
+
+/*
+ * After a starvation episode the queue stays in normal mode for a while
+ * (the gate: starve_due_at() in kmod/waitwake.c, four times the episode,
+ * at most four thresholds), and a head that has waited past its own
+ * threshold may not make it starve before the gate ends.  Woken in the
+ * gate, it looks at the word like any woken waiter.  The scene, every
+ * waiter a raw WAIT with the threshold GATE_T_NS:
+ *
+ * - B and C queue; after the threshold the release makes the queue starve
+ *   and grants B: an episode, whose batch is B and C;
+ * - A queues, behind the batch; after the threshold again the release
+ *   grants C and ends the episode, which lasted more than the threshold,
+ *   so the gate lasts four;
+ * - past the threshold into the gate, A (the head) is woken, a running
+ *   thread takes the unit first, and the next release comes while A looks:
+ *   A takes it, woken once.
+ *
+ * The time a look must end by is the waiter's to read without the lock.
+ * A kept the one it took when it queued, during the episode: its own
+ * threshold, over by the time of its first wake-up in the gate.  So A
+ * competed at once, lost, requeued and slept again, and looked only when
+ * woken the next time.  Now every release that wakes a waiter takes the
+ * time again.  Only A's first wake-up in the gate is a try, and a scene
+ * counts only if its episode came and went as planned and the barger won;
+ * a scene the emulator's timing spoilt is set up again.
+ */
+#define GATE_T_NS	300000000ULL
+#define GATE_SCENES	10
+
+/* What gate_scene() saw. */
+struct gate {
+	int scenes, tries, looks, hits;
+};
+
+/* A raw WAIT with the threshold GATE_T_NS on CPU 1, in the next slot. */
+static int gate_waiter(FIXTURE_DATA(woken) *self, struct waiter **out)
+{
+	struct waiter *w = &self->w[self->nw];
+	int ret;
+
+	waiter_init(w, &self->s, self->nw, NULL);
+	w->cpu = self->cpu1;
+	w->op = W_RAW_WAIT;
+	w->rawfd = self->fd;
+	w->starve_ns = GATE_T_NS;
+	ret = waiter_start(w);
+	if (!ret)
+		self->nw++;
+	*out = w;
+	return ret;
+}
+
+static void gate_scene(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(woken) *self, struct gate *g)
+{
+	struct hsema_stats st0, st1, st2;
+	struct waiter *a, *b, *c;
+	struct hsema_query q;
+	int64_t end;
+	int i, ret;
+
+	g->scenes++;
+	if (self->nw > NW - 3) {
+		for (i = 0; i < self->nw; i++)
+			waiter_join(&self->w[i]);
+		self->nw = 0;
+	}
+	ret = wait_quiet();
+	ASSERT_TRUE(!ret || ret == -ETIMEDOUT) TH_LOG("/proc/stat: %s", strerror(-ret));
+
+	/* The episode: B and C its batch, A queued behind it. */
+	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
+	ASSERT_EQ(0, gate_waiter(self, &b));
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, NULL));
+	ASSERT_EQ(0, gate_waiter(self, &c));
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 2, NULL));
+	msleep(GATE_T_NS / 1000000 + 50);
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(b));
+	ASSERT_EQ(0, b->ret);
+	ASSERT_EQ(0, gate_waiter(self, &a));
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 2, &q));
+	EXPECT_EQ(1, q.starving);
+	msleep(GATE_T_NS / 1000000 + 50);
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(c));
+	ASSERT_EQ(0, c->ret);
+	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, &q));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	EXPECT_EQ(1, st1.starve_enter - st0.starve_enter);
+	EXPECT_EQ(1, st1.starve_exit - st0.starve_exit);
+	EXPECT_EQ(0, q.starving);
+
+	/* Past A's own threshold, in the gate: the try. */
+	msleep(GATE_T_NS / 1000000 + 100);
+	ASSERT_EQ(0, hsema_query(self->fd, &self->s, 0, &q));
+	EXPECT_LT(GATE_T_NS, q.head_wait_ns);
+	ASSERT_EQ(0, hsema_stats(self->fd, &st1));
+	ASSERT_EQ(0, sema_release(&self->s));
+	if (sema_tryacquire(&self->s)) {	/* A was first: no try */
+		ASSERT_EQ(0, waiter_wait_done(a));
+		ASSERT_EQ(0, a->ret);
+		return;
+	}
+	g->tries++;
+	/* Until A looks, or has given up and slept again. */
+	end = now_ns(CLOCK_MONOTONIC) + HSEMA_POLL_MS * 1000000LL;
+	do {
+		ASSERT_EQ(0, hsema_stats(self->fd, &st2));
+	} while (st2.woken_spins == st1.woken_spins &&
+		 st2.requeues == st1.requeues &&
+		 now_ns(CLOCK_MONOTONIC) < end);
+	ASSERT_EQ(0, sema_release(&self->s));
+	ASSERT_EQ(0, waiter_wait_done(a));
+	ASSERT_EQ(0, a->ret);
+	EXPECT_EQ(0, hsema_word(&self->s));
+	ASSERT_EQ(0, hsema_stats(self->fd, &st2));
+	EXPECT_EQ(0, st2.starve_enter - st1.starve_enter);
+	if (st2.woken_spins == st1.woken_spins)
+		return;
+	g->looks++;
+	if (st2.requeues != st1.requeues)
+		return;
+	EXPECT_EQ(1, st2.wakes - st1.wakes);
+	g->hits++;
+}
+
+TEST_F(woken, head_woken_in_the_gate_looks)
+{
+	struct gate g = { 0 };
+	int ret;
+
+	ret = spin_max_override(self, LOOK_NS);
+	if (ret == -ENOENT || ret == -EACCES || ret == -EPERM)
+		SKIP(return, "%s: %s", SPIN_MAX_NS, strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", SPIN_MAX_NS, strerror(-ret));
+
+	while (g.scenes < GATE_SCENES && !g.hits && !_metadata->exit_code)
+		gate_scene(_metadata, self, &g);
+	ksft_print_msg("%d scenes: %d tries, %d looks\n", g.scenes, g.tries,
+		       g.looks);
+	EXPECT_LT(0, g.tries) TH_LOG("A was first in every scene: nothing was tested");
+	EXPECT_EQ(1, g.hits) TH_LOG("A never looked at its first wake-up in the gate");
 }
 
 /*
