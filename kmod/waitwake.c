@@ -296,18 +296,35 @@ static int word_cmpxchg(struct hsema_site *site, u32 old, u32 new, u32 *cur)
  * hold a semaphore are refused here, the first time the kernel has to
  * touch their page, with -EFAULT (or -ENOMEM for a hugetlb page the pool
  * cannot supply); -EINTR for a fatal signal during the fault.
+ *
+ * A @killable fault may drop mmap_lock and retry, as a fault from
+ * userspace does: a page read from a slow file, or one a userfaultfd's
+ * handler has yet to supply (CRIU's lazy restore, a runtime compacting
+ * its heap), is waited for without the lock, until a fatal signal.
+ * Without the retry handle_userfault() fails the fault with SIGBUS, and
+ * the call failed with -EFAULT on a page that was only missing.  The
+ * release by which a dying waiter passes its unit on starts with the
+ * signal pending, so it faults without the retry, which a fatal signal
+ * cannot cut short.  After a retry the mapping is looked up again.
  */
-static int word_fault_in(struct hsema_site *site)
+static int word_fault_in(struct hsema_site *site, bool killable)
 {
 	unsigned long address = (unsigned long)site->uaddr;
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
+	bool unlocked = false;
 	int ret = -EFAULT;
 
 	mmap_read_lock(mm);
 	vma = vma_lookup(mm, address);
 	if (vma && hsema_vma_usable(vma)) {
-		ret = fixup_user_fault(mm, address, FAULT_FLAG_WRITE, NULL);
+		ret = fixup_user_fault(mm, address, FAULT_FLAG_WRITE,
+				       killable ? &unlocked : NULL);
+		if (unlocked) {
+			vma = vma_lookup(mm, address);
+			if (!ret && !(vma && hsema_vma_usable(vma)))
+				ret = -EFAULT;
+		}
 		if (ret)
 			ret = hsema_fault_errno(vma, ret);
 	}
@@ -332,7 +349,7 @@ int hsema_word_recover(struct hsema_site *site, int err,
 	else if (++*faults > HSEMA_FAULT_TRIES)
 		ret = -EFAULT;
 	else
-		ret = word_fault_in(site);
+		ret = word_fault_in(site, killable);
 	if (ret == -EINTR && !killable)
 		ret = 0;
 	if (!ret && killable && fatal_signal_pending(current))
