@@ -427,6 +427,25 @@ static struct waiter *start_try(struct __test_metadata *_metadata,
 	return NULL;
 }
 
+/*
+ * Poll the counters until A looks (woken_spins moved past @st0's) or has
+ * given up and slept again (requeues moved), at most HSEMA_POLL_MS; the
+ * last reading in *@st.  0, or the STATS error.
+ */
+static int wait_look(FIXTURE_DATA(woken) *self, const struct hsema_stats *st0,
+		     struct hsema_stats *st)
+{
+	int64_t end = now_ns(CLOCK_MONOTONIC) + HSEMA_POLL_MS * 1000000LL;
+	int ret;
+
+	do {
+		ret = hsema_stats(self->fd, st);
+	} while (!ret && st->woken_spins == st0->woken_spins &&
+		 st->requeues == st0->requeues &&
+		 now_ns(CLOCK_MONOTONIC) < end);
+	return ret;
+}
+
 /* What try_looks() saw. */
 struct looks {
 	int tries, barges, looks, late, hits;
@@ -442,7 +461,6 @@ static void try_looks(struct __test_metadata *_metadata,
 {
 	struct hsema_stats st0, st1, st2;
 	struct waiter *w;
-	int64_t end;
 	int i;
 
 	memset(c, 0, sizeof(*c));
@@ -453,13 +471,7 @@ static void try_looks(struct __test_metadata *_metadata,
 			continue;			/* A was first */
 		c->barges++;
 
-		/* Until A looks, or has given up and slept again. */
-		end = now_ns(CLOCK_MONOTONIC) + HSEMA_POLL_MS * 1000000LL;
-		do {
-			ASSERT_EQ(0, hsema_stats(self->fd, &st1));
-		} while (st1.woken_spins == st0.woken_spins &&
-			 st1.requeues == st0.requeues &&
-			 now_ns(CLOCK_MONOTONIC) < end);
+		ASSERT_EQ(0, wait_look(self, &st0, &st1));
 		ASSERT_EQ(0, sema_release(&self->s));
 		ASSERT_EQ(0, waiter_wait_done(w));
 		ASSERT_EQ(0, w->ret);
@@ -579,7 +591,6 @@ static void gate_scene(struct __test_metadata *_metadata,
 	struct hsema_stats st0, st1, st2;
 	struct waiter *a, *b, *c;
 	struct hsema_query q;
-	int64_t end;
 	int i, ret;
 
 	g->scenes++;
@@ -626,13 +637,7 @@ static void gate_scene(struct __test_metadata *_metadata,
 		return;
 	}
 	g->tries++;
-	/* Until A looks, or has given up and slept again. */
-	end = now_ns(CLOCK_MONOTONIC) + HSEMA_POLL_MS * 1000000LL;
-	do {
-		ASSERT_EQ(0, hsema_stats(self->fd, &st2));
-	} while (st2.woken_spins == st1.woken_spins &&
-		 st2.requeues == st1.requeues &&
-		 now_ns(CLOCK_MONOTONIC) < end);
+	ASSERT_EQ(0, wait_look(self, &st1, &st2));
 	ASSERT_EQ(0, sema_release(&self->s));
 	ASSERT_EQ(0, waiter_wait_done(a));
 	ASSERT_EQ(0, a->ret);

@@ -196,36 +196,41 @@ static uint32_t word(FIXTURE_DATA(uffd) *self)
 	return __atomic_load_n((uint32_t *)self->page, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * Run @c, whose word's page is missing, and answer its fault with a page
+ * whose word holds @value: the fault must come, and @c return 0.
+ */
+static void run_answered(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(uffd) *self, struct call *c,
+			 uint32_t value, const char *name)
+{
+	int ret;
+
+	ASSERT_EQ(0, -pthread_create(&c->thr, NULL, call_fn, c));
+	ret = answer_fault(self, value);
+	ASSERT_EQ(0, call_wait(c, EVENT_MS));
+	pthread_join(c->thr, NULL);
+	EXPECT_EQ(0, ret) TH_LOG("the fault at the word: %s (%s: %s)",
+				 strerror(-ret), name, strerror(-c->ret));
+	EXPECT_EQ(0, c->ret) TH_LOG("%s: %s", name, strerror(-c->ret));
+}
+
 TEST_F(uffd, wait_waits_for_the_missing_page)
 {
 	struct call c = { .fd = self->fd, .cmd = HSEMA_IOC_WAIT, .out = -1 };
-	int ret;
 
 	c.arg.wait.uaddr = (uintptr_t)self->page;
-	ASSERT_EQ(0, -pthread_create(&c.thr, NULL, call_fn, &c));
-	ret = answer_fault(self, 1);
-	ASSERT_EQ(0, call_wait(&c, EVENT_MS));
-	pthread_join(c.thr, NULL);
-	EXPECT_EQ(0, ret) TH_LOG("the fault at the word: %s (WAIT: %s)",
-				 strerror(-ret), strerror(-c.ret));
-	EXPECT_EQ(0, c.ret) TH_LOG("WAIT: %s", strerror(-c.ret));
+	run_answered(_metadata, self, &c, 1, "WAIT");
 	EXPECT_EQ(0, word(self));	/* it took the unit it found */
 }
 
 TEST_F(uffd, wake_waits_for_the_missing_page)
 {
 	struct call c = { .fd = self->fd, .cmd = HSEMA_IOC_WAKE, .out = -1 };
-	int ret;
 
 	c.arg.wake.uaddr = (uintptr_t)self->page;
 	c.arg.wake.count = 1;
-	ASSERT_EQ(0, -pthread_create(&c.thr, NULL, call_fn, &c));
-	ret = answer_fault(self, 0);
-	ASSERT_EQ(0, call_wait(&c, EVENT_MS));
-	pthread_join(c.thr, NULL);
-	EXPECT_EQ(0, ret) TH_LOG("the fault at the word: %s (WAKE: %s)",
-				 strerror(-ret), strerror(-c.ret));
-	EXPECT_EQ(0, c.ret) TH_LOG("WAKE: %s", strerror(-c.ret));
+	run_answered(_metadata, self, &c, 0, "WAKE");
 	EXPECT_EQ(1, word(self));	/* its unit, in the word */
 }
 
@@ -291,51 +296,67 @@ static int kill_child(pid_t pid)
 }
 
 /*
+ * uffd_child() with @flags in a child of its own: its pid in *@pid, the
+ * read end of the pipe it reports on in *@in.  0 or -errno.
+ */
+static int spawn_uffd_child(FIXTURE_DATA(uffd) *self, int flags, pid_t *pid,
+			    int *in)
+{
+	int pipefd[2];
+
+	if (pipe(pipefd))
+		return -errno;
+	*pid = fork();
+	if (*pid < 0) {
+		int err = -errno;
+
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return err;
+	}
+	if (!*pid)
+		uffd_child(self->fd, self->psz, flags, pipefd[1]);
+	close(pipefd[1]);
+	*in = pipefd[0];
+	return 0;
+}
+
+/*
  * With nobody to answer the fault, the WAIT waits for its page until the
  * process is killed, and then ends.  Before the fault could wait, the
  * WAIT returned EFAULT at once, and no event came.
  */
 TEST_F(uffd, waiting_for_the_page_ends_at_sigkill)
 {
-	int pipefd[2], err, status;
+	int in, err, status;
 	char what;
 	pid_t pid;
 
-	ASSERT_EQ(0, pipe(pipefd));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid)
-		uffd_child(self->fd, self->psz, 0, pipefd[1]);
-	close(pipefd[1]);
-	ASSERT_EQ(0, child_says(pipefd[0], EVENT_MS, &what, &err));
+	ASSERT_EQ(0, spawn_uffd_child(self, 0, &pid, &in));
+	ASSERT_EQ(0, child_says(in, EVENT_MS, &what, &err));
 	EXPECT_EQ('E', what) TH_LOG("the WAIT returned %s without its page",
 				    strerror(err));
 	/* Still waiting a while later. */
-	EXPECT_EQ(-ETIMEDOUT, child_says(pipefd[0], 200, &what, &err));
+	EXPECT_EQ(-ETIMEDOUT, child_says(in, 200, &what, &err));
 	status = kill_child(pid);
 	ASSERT_NE(-1, status) TH_LOG("SIGKILL did not end the WAIT");
 	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	close(pipefd[0]);
+	close(in);
 }
 
 /* UFFD_USER_MODE_ONLY: the kernel's own fault is no event; EFAULT. */
 TEST_F(uffd, user_mode_only_fails_at_once)
 {
-	int pipefd[2], err, status;
+	int in, err, status;
 	char what;
 	pid_t pid;
 
-	ASSERT_EQ(0, pipe(pipefd));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid)
-		uffd_child(self->fd, self->psz, UFFD_USER_MODE_ONLY, pipefd[1]);
-	close(pipefd[1]);
-	ASSERT_EQ(0, child_says(pipefd[0], KILL_MS, &what, &err))
+	ASSERT_EQ(0, spawn_uffd_child(self, UFFD_USER_MODE_ONLY, &pid, &in));
+	ASSERT_EQ(0, child_says(in, KILL_MS, &what, &err))
 		TH_LOG("the WAIT waited for a user-mode-only userfaultfd");
 	status = kill_child(pid);
 	ASSERT_NE(-1, status);
-	close(pipefd[0]);
+	close(in);
 	if (what == 'U' && err == EINVAL)
 		SKIP(return, "no UFFD_USER_MODE_ONLY");
 	ASSERT_EQ('W', what) TH_LOG("%c %s", what, strerror(err));
