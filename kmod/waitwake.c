@@ -297,10 +297,12 @@ static int word_cmpxchg(struct hsema_site *site, u32 old, u32 new, u32 *cur)
  * touch their page, with -EFAULT (or -ENOMEM for a hugetlb page the pool
  * cannot supply); -EINTR for a fatal signal during the fault.
  *
- * A @killable fault may drop mmap_lock and retry, as a fault from
- * userspace does: a page read from a slow file, or one a userfaultfd's
- * handler has yet to supply (CRIU's lazy restore, a runtime compacting
- * its heap), is waited for without the lock, until a fatal signal.
+ * A @killable fault may drop mmap_lock and retry, as get_user_pages()'s
+ * do: a page read from a slow file, or one a userfaultfd's handler has
+ * yet to supply (CRIU's lazy restore, a runtime compacting its heap), is
+ * waited for without the lock.  Only a fatal signal ends that wait
+ * (fixup_user_fault() knows no other): a deadline or another signal
+ * acts once the page is there, as for a shared key's page in key.c.
  * Without the retry handle_userfault() fails the fault with SIGBUS, and
  * the call failed with -EFAULT on a page that was only missing.  The
  * release by which a dying waiter passes its unit on starts with the
@@ -588,10 +590,9 @@ static void wake_waiter(struct hsema_site *site, struct hsema_queue *q,
 			struct hsema_waiter *w, struct hsema_wakeq *wq)
 {
 	/*
-	 * Its look ends by the queue's time now: one queued during an
-	 * episode kept its own threshold, which the normal mode after the
-	 * episode has passed, and would compete, lose and sleep once more
-	 * before it looked.  Only the waiter reads it, and only once woken.
+	 * The queue's time now (starve_due_at()).  Only the waiter reads
+	 * it, after it saw WOKEN; one that did not sleep may still see the
+	 * old value on a weakly ordered CPU, and look less, as before.
 	 */
 	w->due_ns = starve_due_at(q, w);
 	WRITE_ONCE(w->state, HSEMA_W_WOKEN);
