@@ -40,13 +40,6 @@
 #include "sema.h"
 #include "kmsg_check.h"
 
-/* No kernel report since @fd was marked (a skip of the check if -1). */
-#define kmsg_check_clean(fd) do {					\
-		if ((fd) >= 0)						\
-			EXPECT_EQ(0, kmsg_count_splats(fd, "# kmsg: ", 10)) \
-				TH_LOG("the kernel logged a report");	\
-	} while (0)
-
 #define KNOB_DIR	"/sys/kernel/debug/hsema/"
 #define WAIT_MS		3000	/* a bounded fault path ends long before */
 #define FOREVER		1000000000

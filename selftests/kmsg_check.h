@@ -79,6 +79,16 @@ static inline int kmsg_count_splats(int fd, const char *prefix, int show)
 }
 
 /*
+ * For kselftest_harness.h tests: no kernel report since @fd was marked
+ * (a skip of the check if -1).  Closes @fd.
+ */
+#define kmsg_check_clean(fd) do {					\
+		if ((fd) >= 0)						\
+			EXPECT_EQ(0, kmsg_count_splats(fd, "# kmsg: ", 10)) \
+				TH_LOG("the kernel logged a report");	\
+	} while (0)
+
+/*
  * The "kernel log clean" result that ends a run: no splat since @fd was
  * opened by kmsg_mark(), showing up to ten of them; a skip when -1.
  */

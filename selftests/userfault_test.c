@@ -110,11 +110,7 @@ FIXTURE_TEARDOWN(uffd)
 {
 	if (self->uffd >= 0)
 		close(self->uffd);
-	if (self->kmsg >= 0) {
-		EXPECT_EQ(0, kmsg_count_splats(self->kmsg, "# kmsg: ", 10))
-			TH_LOG("the kernel logged a report");
-		close(self->kmsg);
-	}
+	kmsg_check_clean(self->kmsg);
 	if (self->fd >= 0)
 		close(self->fd);
 }
