@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * A word in memory that a userfaultfd supplies: a page that is not there
- * yet is waited for, as a fault from userspace would be, not refused.
+ * yet is waited for, until a fatal signal, not refused.
  *
  * CRIU's lazy restore and runtimes that compact their heaps under a
  * userfaultfd leave pages missing until a handler thread copies them in.
