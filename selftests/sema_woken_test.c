@@ -128,6 +128,43 @@ FIXTURE_TEARDOWN(woken)
 		close(self->fd);
 }
 
+/*
+ * Start a waiter on CPU 1 in the next slot: sema_acquire(), or a raw WAIT
+ * with the threshold @raw_starve_ns if that is not 0.  0 or why not.
+ */
+static int start_waiter(FIXTURE_DATA(woken) *self, __u64 raw_starve_ns,
+			struct waiter **out)
+{
+	struct waiter *w = &self->w[self->nw];
+	int ret;
+
+	waiter_init(w, &self->s, self->nw, NULL);
+	w->cpu = self->cpu1;
+	if (raw_starve_ns) {
+		w->op = W_RAW_WAIT;
+		w->rawfd = self->fd;
+		w->starve_ns = raw_starve_ns;
+	}
+	ret = waiter_start(w);
+	if (!ret)
+		self->nw++;
+	if (out)
+		*out = w;
+	return ret;
+}
+
+/* Room for @n more waiters: every earlier one is done by now. */
+static void make_room(FIXTURE_DATA(woken) *self, int n)
+{
+	int i;
+
+	if (self->nw <= NW - n)
+		return;
+	for (i = 0; i < self->nw; i++)
+		waiter_join(&self->w[i]);
+	self->nw = 0;
+}
+
 /* Queue @n waiters on CPU 1, in order; 0 or why not. */
 static int queue_waiters(FIXTURE_DATA(woken) *self, int n)
 {
@@ -135,14 +172,9 @@ static int queue_waiters(FIXTURE_DATA(woken) *self, int n)
 	int ret;
 
 	while (self->nw < n) {
-		struct waiter *w = &self->w[self->nw];
-
-		waiter_init(w, &self->s, self->nw, NULL);
-		w->cpu = self->cpu1;
-		ret = waiter_start(w);
+		ret = start_waiter(self, 0, NULL);
 		if (ret)
 			return ret;
-		self->nw++;
 		ret = hsema_wait_queued(self->fd, &self->s, 0, self->nw, &q);
 		if (ret)
 			return ret;
@@ -397,23 +429,10 @@ static struct waiter *start_try(struct __test_metadata *_metadata,
 				struct hsema_stats *st0)
 {
 	struct waiter *w;
-	int i, ret;
+	int ret;
 
-	if (self->nw == NW) {
-		for (i = 0; i < NW; i++)
-			waiter_join(&self->w[i]);
-		self->nw = 0;
-	}
-	w = &self->w[self->nw];
-	waiter_init(w, &self->s, self->nw, NULL);
-	w->cpu = self->cpu1;
-	if (self->raw_starve_ns) {
-		w->op = W_RAW_WAIT;
-		w->rawfd = self->fd;
-		w->starve_ns = self->raw_starve_ns;
-	}
-	ASSERT_EQ(0, waiter_start(w));
-	self->nw++;
+	make_room(self, 1);
+	ASSERT_EQ(0, start_waiter(self, self->raw_starve_ns, &w));
 	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, NULL));
 	ret = wait_quiet();
 	ASSERT_TRUE(!ret || ret == -ETIMEDOUT) TH_LOG("/proc/stat: %s", strerror(-ret));
@@ -567,52 +586,30 @@ struct gate {
 	int scenes, tries, looks, hits;
 };
 
-/* A raw WAIT with the threshold GATE_T_NS on CPU 1, in the next slot. */
-static int gate_waiter(FIXTURE_DATA(woken) *self, struct waiter **out)
-{
-	struct waiter *w = &self->w[self->nw];
-	int ret;
-
-	waiter_init(w, &self->s, self->nw, NULL);
-	w->cpu = self->cpu1;
-	w->op = W_RAW_WAIT;
-	w->rawfd = self->fd;
-	w->starve_ns = GATE_T_NS;
-	ret = waiter_start(w);
-	if (!ret)
-		self->nw++;
-	*out = w;
-	return ret;
-}
-
 static void gate_scene(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(woken) *self, struct gate *g)
 {
 	struct hsema_stats st0, st1, st2;
 	struct waiter *a, *b, *c;
 	struct hsema_query q;
-	int i, ret;
+	int ret;
 
 	g->scenes++;
-	if (self->nw > NW - 3) {
-		for (i = 0; i < self->nw; i++)
-			waiter_join(&self->w[i]);
-		self->nw = 0;
-	}
+	make_room(self, 3);
 	ret = wait_quiet();
 	ASSERT_TRUE(!ret || ret == -ETIMEDOUT) TH_LOG("/proc/stat: %s", strerror(-ret));
 
 	/* The episode: B and C its batch, A queued behind it. */
 	ASSERT_EQ(0, hsema_stats(self->fd, &st0));
-	ASSERT_EQ(0, gate_waiter(self, &b));
+	ASSERT_EQ(0, start_waiter(self, GATE_T_NS, &b));
 	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 1, NULL));
-	ASSERT_EQ(0, gate_waiter(self, &c));
+	ASSERT_EQ(0, start_waiter(self, GATE_T_NS, &c));
 	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 2, NULL));
 	msleep(GATE_T_NS / 1000000 + 50);
 	ASSERT_EQ(0, sema_release(&self->s));
 	ASSERT_EQ(0, waiter_wait_done(b));
 	ASSERT_EQ(0, b->ret);
-	ASSERT_EQ(0, gate_waiter(self, &a));
+	ASSERT_EQ(0, start_waiter(self, GATE_T_NS, &a));
 	ASSERT_EQ(0, hsema_wait_queued(self->fd, &self->s, 0, 2, &q));
 	EXPECT_EQ(1, q.starving);
 	msleep(GATE_T_NS / 1000000 + 50);
