@@ -578,8 +578,8 @@ TEST_F(woken, loser_with_the_largest_threshold_looks)
  * counts only if its episode came and went as planned and the barger won;
  * a scene the emulator's timing spoilt is set up again.
  */
-#define GATE_T_NS	300000000ULL
-#define GATE_SCENES	10
+#define GATE_T_NS	400000000ULL
+#define GATE_SCENES	20
 
 /* What gate_scene() saw. */
 struct gate {
