@@ -39,42 +39,10 @@
 #include "kselftest_harness.h"
 #include "sema.h"
 #include "kmsg_check.h"
+#include "knob.h"
 
-#define KNOB_DIR	"/sys/kernel/debug/hsema/"
 #define WAIT_MS		3000	/* a bounded fault path ends long before */
 #define FOREVER		1000000000
-
-static int knob_set(const char *name, long n)
-{
-	char path[128], buf[32];
-	int fd, len, ret = 0;
-
-	snprintf(path, sizeof(path), KNOB_DIR "%s", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	len = snprintf(buf, sizeof(buf), "%ld\n", n);
-	if (write(fd, buf, len) != len)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static long knob_get(const char *name)
-{
-	char path[128], buf[32] = { 0 };
-	long n = -1;
-	int fd;
-
-	snprintf(path, sizeof(path), KNOB_DIR "%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (read(fd, buf, sizeof(buf) - 1) > 0)
-		n = strtol(buf, NULL, 10);
-	close(fd);
-	return n;
-}
 
 static void knobs_clear(void)
 {
