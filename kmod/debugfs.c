@@ -103,6 +103,8 @@ void hsema_debugfs_init(void)
 				&hsema_inject_eagain);
 	debugfs_create_atomic_t("inject_efault", 0600, hsema_debugfs,
 				&hsema_inject_efault);
+	debugfs_create_atomic_t("inject_changed", 0600, hsema_debugfs,
+				&hsema_inject_changed);
 }
 
 void hsema_debugfs_exit(void)

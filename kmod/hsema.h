@@ -134,6 +134,7 @@ struct hsema_queue *hsema_dequeue(struct hsema_waiter *w);
 extern unsigned long hsema_default_starve_ns;
 extern unsigned long hsema_spin_max_ns;
 extern atomic_t hsema_inject_eagain, hsema_inject_efault;
+extern atomic_t hsema_inject_changed;
 int hsema_site_user(struct hsema_site *site, u32 __user *uaddr, bool shared,
 		    bool write);
 void hsema_site_put(struct hsema_site *site);

@@ -33,7 +33,8 @@
  * The queue's state under the bucket lock is the truth about waiters,
  * woken waiters and starvation.  Bits 30 and 31 publish it: every kernel
  * write of the word recomputes them.  The one write that may fail is a
- * leaving waiter's (the page is gone: it leaves after munmap), and it
+ * leaving waiter's (the page is gone: it leaves after munmap; or another
+ * thread keeps rewriting the word, see HSEMA_CHANGED_TRIES), and it
  * keeps the state or makes it NONE, so a stale state only ever has nobody
  * queued behind it.  That is harmless: WAITERS and STARVING only send
  * userspace to the kernel, whose next write fixes them, and WOKEN only
@@ -125,7 +126,9 @@
  * loop for ever: after HSEMA_FAULT_TRIES fault-ins in a row after which
  * the store still faulted the call fails with -EFAULT, and a fatal signal
  * ends it at once.  An -EAGAIN from the atomic (arm64's LL/SC loop giving up
- * under contention) is retried after dropping the lock, as futex does.
+ * under contention) is retried after dropping the lock, as futex does, and
+ * so is a word that another thread changed between the read and the
+ * compare-and-swap HSEMA_CHANGED_TRIES times in one lock hold.
  */
 #include <linux/hrtimer.h>
 #include <linux/mm.h>
@@ -155,13 +158,18 @@ unsigned long hsema_spin_max_ns = 250 * NSEC_PER_USEC;
 
 /*
  * Fault injection for the tests (debugfs inject_eagain, inject_efault,
- * root only): the next N compare-and-swaps on user words fail as if the
- * architecture's LL/SC loop gave up (-EAGAIN, which x86 never returns) or
- * as if the page refused the store although it faults in writable (a
- * shadow-stack page).  One read of a shared counter when unused.
+ * inject_changed, root only): the next N compare-and-swaps on user words
+ * fail as if the architecture's LL/SC loop gave up (-EAGAIN, which x86
+ * never returns), as if the page refused the store although it faults in
+ * writable (a shadow-stack page), or as if another thread had just
+ * flipped bit 0 of the word (nothing is stored: the caller is told of a
+ * value it did not read).  An emulated CPU lets a real compare-and-swap
+ * through a thread's rewrites within milliseconds, which a real one need
+ * not.  One read of a shared counter each when unused.
  */
 atomic_t hsema_inject_eagain = ATOMIC_INIT(0);
 atomic_t hsema_inject_efault = ATOMIC_INIT(0);
+atomic_t hsema_inject_changed = ATOMIC_INIT(0);
 
 static int word_inject(void)
 {
@@ -181,6 +189,29 @@ static int word_inject(void)
  * a fork() write-protecting the page), so that they never end a call.
  */
 #define HSEMA_FAULT_TRIES	16
+
+/*
+ * Compare-and-swaps in one lock hold that found a user word changed.
+ * Between two of them the caller plans again from the new value, which for
+ * a release walks the waiters it grants: a thread that rewrites the word
+ * without pause could fail them all and keep the lock and the CPU for as
+ * long as it likes.  After these the call retries unlocked, as after an
+ * -EAGAIN from the atomic.  Running threads' own acquires and releases
+ * almost never fail one twice in a row.
+ */
+#define HSEMA_CHANGED_TRIES	4
+
+/*
+ * Unlocked rounds after which the release by which a dying waiter passes
+ * its unit on gives up when each of them ended in an -EAGAIN: no signal
+ * ends that release, and a thread that rewrites the word could otherwise
+ * keep the dying task in the kernel.  Contention alone never fails so many
+ * compare-and-swaps in a row (on arm64 each round is 128 LL/SC tries).
+ */
+#define HSEMA_PASS_ON_ROUNDS	1024
+
+/* -EAGAINs in a row after which a leave keeps the word's state as it is. */
+#define HSEMA_LEAVE_TRIES	8
 
 static void site_lock(struct hsema_site *site)
 	__acquires(site)
@@ -285,10 +316,28 @@ static int word_cmpxchg(struct hsema_site *site, u32 old, u32 new, u32 *cur)
 	ret = word_inject();
 	if (ret)
 		return ret;
+	if (unlikely(atomic_read(&hsema_inject_changed)) &&
+	    atomic_dec_if_positive(&hsema_inject_changed) >= 0) {
+		*cur = old ^ 1;
+		return 0;
+	}
 	pagefault_disable();
 	ret = futex_atomic_cmpxchg_inatomic(cur, site->uaddr, old, new);
 	pagefault_enable();
 	return ret;
+}
+
+/*
+ * Another compare-and-swap found the word changed: true once a user word
+ * has done so HSEMA_CHANGED_TRIES times in this lock hold, when the caller
+ * lets the lock go and retries with an -EAGAIN.  A kernel semaphore's word
+ * only changes under kernel code, which cannot be made to loop, and its
+ * callers may not sleep.
+ */
+static bool word_changed_too_often(const struct hsema_site *site,
+				   unsigned int *changed)
+{
+	return site->uaddr && ++*changed >= HSEMA_CHANGED_TRIES;
 }
 
 /*
@@ -336,7 +385,8 @@ static int word_fault_in(struct hsema_site *site, bool killable)
 
 /*
  * The unlocked step a locked one asked for: fault the word in (bounded
- * by *@faults), or let the contended atomic settle.  Returns 0 to retry,
+ * by *@faults), or let the contended atomic or a word that kept changing
+ * settle (-EAGAIN, see HSEMA_CHANGED_TRIES).  Returns 0 to retry,
  * else the error to fail with.  A @killable call ends at a fatal signal;
  * the release by which a dying waiter passes its unit on is not killable
  * (it starts with the signal pending), only bounded.
@@ -720,16 +770,31 @@ struct hsema_queue *hsema_leave_queue(struct hsema_site *site,
 	if (q->nr_waiters && was_woken)
 		wake_sleepers(site, q, 1, wq);
 
+	/*
+	 * Tried a little, not until it works (a leave cannot fail): the bits
+	 * a failed try leaves are those from before the leave, which at worst
+	 * announce a waiter that is gone, and the next call under the lock
+	 * writes them afresh.
+	 */
 	bits = queue_bits(q->nr_waiters, q->starving, q->nr_woken);
 	if (!word_read(site, &old)) {
-		int ret, tries = 8;	/* -EAGAIN: contended, try a little */
+		unsigned int tries = 0, changed = 0;
+		int ret;
 
-		while (((ret = word_cmpxchg(site, old,
-					    (old & HSEMA_VALUE_MASK) | bits,
-					    &cur)) == -EAGAIN && --tries) ||
-		       (!ret && cur != old))
-			if (!ret)
-				old = cur;
+		for (;;) {
+			ret = word_cmpxchg(site, old,
+					   (old & HSEMA_VALUE_MASK) | bits,
+					   &cur);
+			if (ret == -EAGAIN) {
+				if (++tries >= HSEMA_LEAVE_TRIES)
+					break;
+				continue;
+			}
+			if (ret || cur == old ||
+			    word_changed_too_often(site, &changed))
+				break;
+			old = cur;
+		}
 	}
 	return dead;
 }
@@ -757,6 +822,7 @@ enum hsema_compete hsema_compete(struct hsema_site *site,
 	bool starving = q && q->starving;
 	u32 old, new, cur, left, woken, wake;
 	bool enter = false, claimed = false, stay;
+	unsigned int changed = 0;
 	u64 now = 0;
 	int ret;
 
@@ -779,6 +845,9 @@ enum hsema_compete hsema_compete(struct hsema_site *site,
 			new = ((old & HSEMA_VALUE_MASK) - 1) |
 			      queue_bits(left, false, woken + wake);
 			ret = word_cmpxchg(site, old, new, &cur);
+			if (!ret && cur != old &&
+			    word_changed_too_often(site, &changed))
+				ret = -EAGAIN;
 			if (ret)
 				goto recover;
 			if (cur != old) {
@@ -837,6 +906,9 @@ enum hsema_compete hsema_compete(struct hsema_site *site,
 		 * here, not queue a waiter no release can reach.
 		 */
 		ret = word_cmpxchg(site, old, new, &cur);
+		if (!ret && cur != old &&
+		    word_changed_too_often(site, &changed))
+			ret = -EAGAIN;
 		if (ret)
 			goto recover;
 		if (cur != old) {
@@ -1085,6 +1157,15 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 			case HSEMA_C_NOMEM:
 				ret = hsema_compete_recover(site, c, err,
 							    &spare, &faults);
+				/*
+				 * The word kept changing, and may go on:
+				 * the deadline and signals first, as at a
+				 * sleep (none follows: we are not queued,
+				 * or woken).
+				 */
+				if (!ret && c == HSEMA_C_RECOVER &&
+				    err == -EAGAIN && w.state != HSEMA_W_GRANTED)
+					break;
 				if (!ret)
 					continue;
 				if (w.state == HSEMA_W_GRANTED)
@@ -1099,12 +1180,18 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 			}
 		}
 		if (to && !to->task) {
-			dead = hsema_leave_queue(site, &w, HSEMA_LEAVE_TIMEOUT, &wq);
+			if (w.state != HSEMA_W_NONE)
+				dead = hsema_leave_queue(site, &w,
+							 HSEMA_LEAVE_TIMEOUT,
+							 &wq);
 			ret = -ETIMEDOUT;
 			break;
 		}
 		if (signal_pending_state(state, current)) {
-			dead = hsema_leave_queue(site, &w, HSEMA_LEAVE_SIGNAL, &wq);
+			if (w.state != HSEMA_W_NONE)
+				dead = hsema_leave_queue(site, &w,
+							 HSEMA_LEAVE_SIGNAL,
+							 &wq);
 			ret = site->uaddr ? -ERESTARTSYS : -EINTR;
 			break;
 		}
@@ -1324,7 +1411,7 @@ int hsema_wake_site(struct hsema_site *site, u32 count, unsigned int how,
 	bool killable = !fatal_signal_pending(current);
 	struct task_struct *yield_task = NULL;
 	struct hsema_queue *q, *dead = NULL;
-	unsigned int faults = 0, need = 0;
+	unsigned int faults = 0, need = 0, rounds = 0, changed;
 	struct hsema_waiter *w, *next;
 	struct hsema_wakeq wq;
 	struct hsema_plan p;
@@ -1338,6 +1425,7 @@ retry:
 	q = site_queue(site);
 	/* Only a queue's waiters have waited: no clock without them. */
 	now = q ? ktime_get_ns() : 0;
+	changed = 0;
 	ret = word_read(site, &old);
 	while (!ret) {
 		/*
@@ -1367,7 +1455,11 @@ retry:
 		if (!ret && cur == old)
 			break;
 		plan_undo(q, &p);
+		if (ret)
+			break;
 		old = cur;
+		if (word_changed_too_often(site, &changed))
+			ret = -EAGAIN;
 	}
 	if (ret || need) {
 		site_unlock(site);
@@ -1376,6 +1468,9 @@ retry:
 			if (wakeq_reserve(&wq, need + need / 4))
 				may_alloc = false;
 			need = 0;
+		} else if (ret == -EAGAIN && !killable &&
+			   ++rounds > HSEMA_PASS_ON_ROUNDS) {
+			ret = -EFAULT;
 		} else {
 			ret = hsema_word_recover(site, ret, &faults, killable);
 		}

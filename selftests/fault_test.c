@@ -48,6 +48,7 @@ static void knobs_clear(void)
 {
 	knob_set("inject_efault", 0);
 	knob_set("inject_eagain", 0);
+	knob_set("inject_changed", 0);
 }
 
 static int64_t mono_ns(void)
