@@ -179,7 +179,7 @@ static long hsema_ioc_wait_any(void __user *arg)
 	const ktime_t *deadline;
 	struct hsema_any_entry *e;
 	struct hsema_wait_any a;
-	unsigned int i;
+	unsigned int i, j;
 	ktime_t abs;
 	long ret;
 
@@ -198,10 +198,17 @@ static long hsema_ioc_wait_any(void __user *arg)
 	if (IS_ERR(e))
 		return PTR_ERR(e);
 	for (i = 0; i < a.count; i++) {
-		if ((e[i].flags & ~HSEMA_ANY_ENTRY_FLAGS) || e[i].pad) {
-			kfree(e);
-			return -EINVAL;
-		}
+		if ((e[i].flags & ~HSEMA_ANY_ENTRY_FLAGS) || e[i].pad)
+			goto inval;
+		/*
+		 * An address named shared and private would have two keys,
+		 * and two queues would write its bits, each for its own
+		 * waiters.
+		 */
+		for (j = 0; j < i; j++)
+			if (e[j].uaddr == e[i].uaddr &&
+			    ((e[j].flags ^ e[i].flags) & HSEMA_F_SHARED))
+				goto inval;
 	}
 	ret = hsema_wait_any(e, a.count, a.flags, deadline);
 	kfree(e);
@@ -209,6 +216,9 @@ static long hsema_ioc_wait_any(void __user *arg)
 	if (ret == -ERESTARTSYS && (a.flags & HSEMA_WAIT_EINTR))
 		ret = -ERESTARTNOHAND;
 	return ret;
+inval:
+	kfree(e);
+	return -EINVAL;
 }
 
 static long hsema_ioc_wake(void __user *arg)

@@ -18,8 +18,9 @@
  *   counts it there, and that queue's starvation decision is made on its
  *   new head's wait and threshold;
  * - private and SEMA_SHARED semaphores mixed, across fork; the same
- *   semaphore twice (waited on once, reported at its lowest index); all
- *   SEMA_ANY_MAX entries;
+ *   semaphore twice (waited on once, reported at its lowest index), but
+ *   not one word as both shared and private (EINVAL); all SEMA_ANY_MAX
+ *   entries;
  * - each queue's own FIFO tickets, and its own starvation mode and
  *   threshold (sema_set_starve_threshold(), an entry's starve_ns);
  * - deadlines (a passed one still takes a free unit), signals (EINTR
@@ -598,6 +599,43 @@ TEST_F(any, duplicate_entries)
 	EXPECT_EQ(1, w->ret);
 	EXPECT_EQ(0, val(a));
 	expect_idle(_metadata, self, baa, 3, "after the raw wait");
+}
+
+/*
+ * One word named both shared and private: two keys, so two queues would
+ * write the one word's bits, and leaving the second could clear the
+ * WAITERS of a waiter still queued in the first, whose release would then
+ * stay in userspace and never wake it.  Refused with EINVAL before
+ * anything is queued (it timed out instead, and left the word reading
+ * NONE under a sleeping waiter); the waiter already queued is served.
+ */
+TEST_F(any, one_word_shared_and_private)
+{
+	sema_t *s = &self->shm->s[0];
+	struct hsema_any_entry e[2];
+	struct hsema_wait_any r;
+	struct hsema_wake k;
+	struct waiter t;
+	int served;
+
+	waiter_init(&t, s, 0, NULL);
+	ASSERT_EQ(0, waiter_start(&t));
+	ASSERT_EQ(0, queued(self, s, 1));
+	e[0] = entry(&s->__word, HSEMA_F_SHARED);
+	e[1] = entry(&s->__word, 0);
+	r = any_req(e, 2, 0);
+	set_deadline(&r, false, 50 * MSEC);
+	EXPECT_EQ(-EINVAL, wait_any(self->fd, &r));
+	EXPECT_EQ(HSEMA_STATE_WAITERS, hsema_word(s) & HSEMA_STATE_MASK);
+	EXPECT_EQ(1, nr_waiters(self, s));
+	ASSERT_EQ(0, sema_release(s));
+	served = waiter_wait_done(&t);
+	EXPECT_EQ(0, served) TH_LOG("the queued waiter missed its release");
+	if (served)	/* wake it, so that it can be joined */
+		hsema_raw_wake(self->fd, s, 1, HSEMA_F_SHARED, &k);
+	waiter_join(&t);
+	EXPECT_EQ(0, t.ret);
+	EXPECT_EQ(0, val(s));
 }
 
 /*

@@ -161,7 +161,8 @@ struct hsema_wait {
  * that had a unit to take when the kernel looked, or the one a releaser
  * granted or woke the caller for.  The same word may appear more than
  * once: it is waited on once, and a unit of it is reported at its lowest
- * index.  Private and shared entries may be mixed.
+ * index.  Private and shared entries may be mixed, but not at one
+ * address (-EINVAL: its word would have two queues).
  *
  * The caller joins the tail of every entry's queue, with a ticket of each;
  * each queue keeps its own FIFO order and its own normal and starvation
