@@ -644,7 +644,7 @@ static void wake_waiter(struct hsema_site *site, struct hsema_queue *q,
 	 * it, after it saw WOKEN; one that did not sleep may still see the
 	 * old value on a weakly ordered CPU, and look less, as before.
 	 */
-	w->due_ns = starve_due_at(q, w);
+	WRITE_ONCE(w->due_ns, starve_due_at(q, w));
 	WRITE_ONCE(w->state, HSEMA_W_WOKEN);
 	q->nr_woken++;
 	hsema_qstat_inc(q, wakes);
@@ -1045,14 +1045,14 @@ static void spin_for_grant(struct hsema_waiter *w, unsigned int state,
 static void spin_woken(struct hsema_site *site, struct hsema_waiter *w,
 		       unsigned int state, struct hrtimer_sleeper *to)
 {
-	u64 now = ktime_get_ns();
+	u64 due = READ_ONCE(w->due_ns), now = ktime_get_ns();
 	bool counted = false;
 	u32 val;
 
-	if (now >= w->due_ns)
+	if (now >= due)
 		return;
 	if (!w->look_end)
-		w->look_end = local_clock() + min(w->spin_ns, w->due_ns - now);
+		w->look_end = local_clock() + min(w->spin_ns, due - now);
 	while (READ_ONCE(w->state) == HSEMA_W_WOKEN) {
 		if (word_read(site, &val) || (val & HSEMA_VALUE_MASK) ||
 		    (val & HSEMA_STATE_MASK) != HSEMA_STATE_WOKEN)
@@ -1203,7 +1203,7 @@ int hsema_wait_site(struct hsema_site *site, unsigned int state,
 			armed = true;
 		}
 		if (READ_ONCE(w.state) == HSEMA_W_QUEUED && (!to || to->task) &&
-		    !w.spin)
+		    !READ_ONCE(w.spin))
 			schedule();
 		__set_current_state(TASK_RUNNING);
 		if (READ_ONCE(w.spin))
