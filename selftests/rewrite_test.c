@@ -23,8 +23,8 @@
  * next N compare-and-swaps on user words find the word changed, as that
  * thread would on hardware:
  *
- * - a thread's real rewrites: a HANDOFF WAKE of 1024 waiters while a
- *   thread on the other CPU flips the word's bit 0 grants all 1024
+ * - a thread's real rewrites: a HANDOFF WAKE of 256 waiters while a
+ *   thread on the other CPU flips the word's bit 0 grants all 256
  *   (during the rewrites or after them), each waiter returns 0, and the
  *   word ends at 0 with no waiters;
  * - a HANDOFF WAKE of 32 waiters each of whose compare-and-swaps finds
@@ -63,7 +63,7 @@
 #include "hsema_util.h"
 #include "knob.h"
 
-#define MANY_WAITERS	1024	/* the real rewrites' WAKE */
+#define MANY_WAITERS	256	/* the real rewrites' WAKE */
 #define NWAITERS	32	/* the injected ones' */
 #define REWRITE_MS	1500	/* how long the rewrites go on */
 #define HOLD_MS		500	/* the releaser's CPU runs another within */
@@ -262,7 +262,7 @@ static bool can_inject(void)
 	return knob_get("inject_changed") >= 0;
 }
 
-TEST_F(rewrite, handoff_wake_under_real_rewrites_loses_nothing)
+TEST_F_TIMEOUT(rewrite, handoff_wake_under_real_rewrites_loses_nothing, 120)
 {
 	atomic_int calling = 0, done = 0;
 	struct caller rel = { .fd = self->fd, .count = MANY_WAITERS,
@@ -273,7 +273,11 @@ TEST_F(rewrite, handoff_wake_under_real_rewrites_loses_nothing)
 
 	ASSERT_EQ(0, sema_init(&s, 0, 0));
 	rel.s = &s;
-	ASSERT_EQ(0, queue_waiters(self->fd, &s, 0, self->a, w, MANY_WAITERS));
+	/*
+	 * Away from the releaser's CPU, so that it returns as soon as it
+	 * has granted, not after 256 woken threads had their turns there.
+	 */
+	ASSERT_EQ(0, queue_waiters(self->fd, &s, 0, self->b, w, MANY_WAITERS));
 	ASSERT_EQ(0, pin_self(self->b));
 
 	rw.word = (void *)(uintptr_t)hsema_uaddr(&s);
