@@ -45,6 +45,8 @@ enum hsema_any_step {
 	HSEMA_ANY_OWNED,	/* we own a unit of it */
 	HSEMA_ANY_QUEUED,	/* we sleep in its queue */
 	HSEMA_ANY_CLAIMED,	/* the claim is taken: a unit elsewhere */
+	HSEMA_ANY_AGAIN,	/* its word kept changing: look again, */
+				/* after the deadline and signals */
 };
 
 /*
@@ -93,6 +95,11 @@ static int any_step(struct hsema_any *a, unsigned int i, struct hsema_wakeq *wq)
 					    &faults);
 		if (ret)
 			break;
+		if (c == HSEMA_C_RECOVER && err == -EAGAIN &&
+		    s->w.state != HSEMA_W_GRANTED) {
+			ret = HSEMA_ANY_AGAIN;
+			break;
+		}
 	}
 	hsema_site_unlock(&s->site);
 	hsema_wakeq_wake(wq);

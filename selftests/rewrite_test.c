@@ -31,8 +31,8 @@
  *   the word changed, for REWRITE_MS: a thread that shares the releaser's
  *   CPU runs within HOLD_MS all along, and once the injection ends the
  *   WAKE grants all 32;
- * - a newcomer's WAIT with a deadline, on such a word: ETIMEDOUT at the
- *   deadline, not when the injection ends;
+ * - a newcomer's WAIT, and a WAIT_ANY of two such words, with a
+ *   deadline: ETIMEDOUT at the deadline, not when the injection ends;
  * - the same WAKE, and a newcomer's WAIT, in a child process: SIGKILL
  *   ends the child within KILL_MS while the injection goes on (its queued
  *   waiters leave their queue, too).
@@ -144,7 +144,10 @@ static int64_t ticker_stop(struct ticker *t)
 	return atomic_load(&t->max_gap_ns);
 }
 
-/* A HANDOFF WAKE of @count units, or a WAIT (timed or not) if @count is 0. */
+/*
+ * A HANDOFF WAKE of @count units, or if @count is 0 a WAIT (timed or not)
+ * of @s, or of @s or @or.
+ */
 struct caller {
 	pthread_t thr;
 	int fd;
@@ -153,6 +156,7 @@ struct caller {
 	unsigned int count;
 	int cpu;
 	int64_t timeout_ns;		/* a WAIT's deadline from now, or 0 */
+	sema_t *or;			/* a WAIT_ANY of @s and this one */
 	atomic_int *calling;		/* set just before the call */
 	atomic_int *done;		/* set when it returned */
 	int ret;
@@ -162,6 +166,8 @@ struct caller {
 static void *caller_fn(void *arg)
 {
 	struct caller *c = arg;
+	struct hsema_any_entry e[2];
+	struct hsema_wait_any wa;
 	struct hsema_wait hw;
 
 	pin_self(c->cpu);
@@ -179,9 +185,20 @@ static void *caller_fn(void *arg)
 		hw.deadline_sec = ts.tv_sec;
 		hw.deadline_nsec = ts.tv_nsec;
 	}
+	memset(e, 0, sizeof(e));
+	memset(&wa, 0, sizeof(wa));
+	e[0].uaddr = hsema_uaddr(c->s);
+	e[1].uaddr = c->or ? hsema_uaddr(c->or) : 0;
+	wa.entries = (uintptr_t)e;
+	wa.count = 2;
+	wa.flags = hw.flags & ~HSEMA_F_SHARED;
+	wa.deadline_sec = hw.deadline_sec;
+	wa.deadline_nsec = hw.deadline_nsec;
 	atomic_store(c->calling, 1);
 	if (c->count)
 		c->ret = ioctl(c->fd, HSEMA_IOC_WAKE, &c->k) ? -errno : 0;
+	else if (c->or)
+		c->ret = ioctl(c->fd, HSEMA_IOC_WAIT_ANY, &wa) ? -errno : 0;
 	else
 		c->ret = ioctl(c->fd, HSEMA_IOC_WAIT, &hw) ? -errno : 0;
 	atomic_store(c->done, 1);
@@ -341,23 +358,26 @@ TEST_F(rewrite, handoff_wake_on_a_changing_word_lets_its_cpu_go)
 }
 
 /*
- * A newcomer's WAIT with a deadline TIMED_MS away, on a word each of whose
- * compare-and-swaps finds it changed: ETIMEDOUT at the deadline, not when
- * the rewrites stop.
+ * A newcomer's WAIT, or WAIT_ANY of two words, with a deadline TIMED_MS
+ * away, on words each of whose compare-and-swaps finds them changed:
+ * ETIMEDOUT at the deadline, not when the injection ends.
  */
-TEST_F(rewrite, timed_wait_on_a_changing_word_times_out)
+static void timed_scene(struct __test_metadata *_metadata,
+			FIXTURE_DATA(rewrite) *self, bool any)
 {
 	atomic_int calling = 0, done = 0;
 	struct caller c = { .fd = self->fd, .cpu = self->a,
 			    .calling = &calling, .done = &done,
 			    .timeout_ns = TIMED_MS * 1000000LL };
 	int64_t t0, took;
-	sema_t s;
+	sema_t s[2];
 
 	if (!can_inject())
 		SKIP(return, KNOB_DIR "inject_changed unreadable (root and debugfs needed)");
-	ASSERT_EQ(0, sema_init(&s, 0, 0));
-	c.s = &s;
+	ASSERT_EQ(0, sema_init(&s[0], 0, 0));
+	ASSERT_EQ(0, sema_init(&s[1], 0, 0));
+	c.s = &s[0];
+	c.or = any ? &s[1] : NULL;
 	ASSERT_EQ(0, pin_self(self->b));
 	ASSERT_EQ(0, knob_set("inject_changed", FOREVER));
 	t0 = now_ns(CLOCK_MONOTONIC);
@@ -369,13 +389,25 @@ TEST_F(rewrite, timed_wait_on_a_changing_word_times_out)
 	knob_set("inject_changed", 0);
 	ASSERT_EQ(0, wait_atomic_ge(&done, 1));
 	pthread_join(c.thr, NULL);
-	ksft_print_msg("the WAIT returned %d after %lld ms (deadline %d ms)\n",
-		       c.ret, (long long)took / 1000000, TIMED_MS);
+	ksft_print_msg("the %s returned %d after %lld ms (deadline %d ms)\n",
+		       any ? "WAIT_ANY" : "WAIT", c.ret,
+		       (long long)took / 1000000, TIMED_MS);
 	EXPECT_EQ(-ETIMEDOUT, c.ret);
 	EXPECT_LT(took, KILL_MS * 1000000LL) {
-		TH_LOG("the WAIT did not end at its deadline");
+		TH_LOG("the call did not end at its deadline");
 	}
-	EXPECT_EQ(0U, hsema_word(&s) & HSEMA_VALUE_MASK);
+	EXPECT_EQ(0U, hsema_word(&s[0]) & HSEMA_VALUE_MASK);
+	EXPECT_EQ(0U, hsema_word(&s[1]) & HSEMA_VALUE_MASK);
+}
+
+TEST_F(rewrite, timed_wait_on_a_changing_word_times_out)
+{
+	timed_scene(_metadata, self, false);
+}
+
+TEST_F(rewrite, timed_wait_any_on_changing_words_times_out)
+{
+	timed_scene(_metadata, self, true);
 }
 
 /* What a child and the parent share. */
