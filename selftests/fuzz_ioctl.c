@@ -874,8 +874,9 @@ static void fuzz_wait(struct rng *r, struct argp *a, struct wordp *w)
 
 /*
  * A wait for any of 1 to 6 random words (sometimes none, or more than
- * HSEMA_ANY_MAX), with random entry flags and padding, and an entries
- * array that is sometimes unreadable.  It returns the index of the first
+ * HSEMA_ANY_MAX), with random entry flags and padding (one word may be
+ * named shared and private: EINVAL), and an entries array that is
+ * sometimes unreadable.  It returns the index of the first
  * entry whose word has a unit when all are known, takes one unit of that
  * word only, and leaves every other word's value as it was.
  */
@@ -936,6 +937,12 @@ static void fuzz_wait_any(struct rng *r, struct argp *a)
 		for (i = n; i < HSEMA_ANY_MAX; i++)
 			e[i] = e[i % n];
 	}
+	/* An address named both shared and private: EINVAL, before any word. */
+	for (i = 1; i < n; i++)
+		for (p = 0; p < i; p++)
+			if (e[p].uaddr == e[i].uaddr &&
+			    ((e[p].flags ^ e[i].flags) & HSEMA_F_SHARED))
+				badarg = true;
 	hw.entries = (uintptr_t)e;
 	if (chance(r, 5))
 		hw.entries = chance(r, 50) ? 0 : kernel_addrs[rnd_n(r,
